@@ -1,0 +1,128 @@
+// The token cache: an LRU of validated claims keyed by SHA-256(provider name, token), TTLs
+// clamped so that no entry outlives its token, a separate small LRU for rejected tokens, and the
+// table of in-flight provider calls that concurrent misses share.
+import { hash } from 'node:crypto'
+import { LRUCache } from 'lru-cache'
+import type { AuthFailure, CachedAuth } from './auth.js'
+
+export interface CacheOptions {
+  /** Most validated tokens held. Default 10,000. */
+  max?: number
+  /** Longest an entry lives, in ms, whatever the provider says. Default 300,000 (5 min). */
+  maxTtl?: number
+  /**
+   * How long a rejected (invalid, not transient) token is remembered, in ms. Default 0: never.
+   * Spares the identity provider a client that retries a bad token in a loop.
+   */
+  negativeTtl?: number
+  /** Most rejected tokens held (their own LRU, so they never push out good ones). Default 1,000. */
+  negativeMax?: number
+}
+
+export const CACHE_DEFAULTS = Object.freeze({ max: 10_000, maxTtl: 300_000, negativeTtl: 0, negativeMax: 1_000 })
+
+/** The settled result of one provider call, as shared between concurrent requests. */
+export type Outcome = { auth: CachedAuth; ttl: number } | { failure: AuthFailure; cacheable: boolean }
+
+function assertNonNegativeInteger(value: unknown, path: string, positive = false): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < (positive ? 1 : 0)) {
+    throw new TypeError(`${path} must be an integer ${positive ? '>= 1' : '>= 0'}, got ${String(value)}`)
+  }
+  return value
+}
+
+/** The cache key: SHA-256 over the provider's namespace and the token. The raw token is never a key. */
+export function cacheKey(namespace: string, token: string): string {
+  return hash('sha256', `${namespace}\0${token}`, 'base64url')
+}
+
+export class TokenCache {
+  readonly max: number
+  readonly maxTtl: number
+  readonly negativeTtl: number
+  /** Provider calls under way, by cache key; concurrent misses await the same promise. */
+  readonly flights = new Map<string, Promise<Outcome>>()
+  readonly #entries: LRUCache<string, CachedAuth> | undefined
+  readonly #rejected: LRUCache<string, AuthFailure> | undefined
+
+  /** `false` keeps nothing between requests (but concurrent misses still share one call). */
+  constructor(options: CacheOptions | false = {}, path = 'cache') {
+    if (options === false) {
+      this.max = 0
+      this.maxTtl = 0
+      this.negativeTtl = 0
+      return
+    }
+    if (options === null || typeof options !== 'object') throw new TypeError(`${path} must be an object or false`)
+    this.max = assertNonNegativeInteger(options.max ?? CACHE_DEFAULTS.max, `${path}.max`, true)
+    this.maxTtl = assertNonNegativeInteger(options.maxTtl ?? CACHE_DEFAULTS.maxTtl, `${path}.maxTtl`)
+    this.negativeTtl = assertNonNegativeInteger(options.negativeTtl ?? CACHE_DEFAULTS.negativeTtl, `${path}.negativeTtl`)
+    const negativeMax = assertNonNegativeInteger(options.negativeMax ?? CACHE_DEFAULTS.negativeMax, `${path}.negativeMax`, true)
+    if (this.maxTtl > 0) this.#entries = new LRUCache({ max: this.max, ttl: this.maxTtl, ttlAutopurge: false })
+    if (this.negativeTtl > 0) {
+      this.#rejected = new LRUCache({ max: negativeMax, ttl: this.negativeTtl, ttlAutopurge: false })
+    }
+  }
+
+  /** Whether anything is kept between requests. */
+  get enabled(): boolean {
+    return this.#entries !== undefined
+  }
+
+  /** Validated entries held now. */
+  get size(): number {
+    return this.#entries?.size ?? 0
+  }
+
+  /** Rejected entries held now. */
+  get rejectedSize(): number {
+    return this.#rejected?.size ?? 0
+  }
+
+  /** A live entry; never one whose token has reached its `exp`, whatever the LRU's clock says. */
+  get(key: string, nowMs = Date.now()): CachedAuth | undefined {
+    const entry = this.#entries?.get(key)
+    if (entry === undefined) return undefined
+    const expiresAt = entry.credentials.expiresAt
+    if (expiresAt !== undefined && expiresAt * 1000 <= nowMs) {
+      this.#entries?.delete(key)
+      return undefined
+    }
+    return entry
+  }
+
+  getRejected(key: string): AuthFailure | undefined {
+    return this.#rejected?.get(key)
+  }
+
+  /**
+   * Stores a validated entry for min(ttl, maxTtl, exp − now). Returns the TTL used, or 0 when
+   * the entry was not stored (cache off, TTL spent or not a number).
+   */
+  set(key: string, auth: CachedAuth, ttl: number, nowMs = Date.now()): number {
+    if (this.#entries === undefined) return 0
+    let clamped = Math.min(ttl, this.maxTtl)
+    const expiresAt = auth.credentials.expiresAt
+    if (expiresAt !== undefined) clamped = Math.min(clamped, expiresAt * 1000 - nowMs)
+    clamped = Math.floor(clamped)
+    if (!(clamped >= 1)) return 0
+    this.#entries.set(key, auth, { ttl: clamped })
+    return clamped
+  }
+
+  setRejected(key: string, failure: AuthFailure): boolean {
+    if (this.#rejected === undefined) return false
+    this.#rejected.set(key, failure)
+    return true
+  }
+
+  delete(key: string): void {
+    this.#entries?.delete(key)
+    this.#rejected?.delete(key)
+  }
+
+  clear(): void {
+    this.#entries?.clear()
+    this.#rejected?.clear()
+  }
+}

@@ -1,0 +1,107 @@
+// Every failure this library can report, its HTTP status, and how it is written on the wire
+// (RFC 6750 §3 WWW-Authenticate challenges). Nothing else in the code base decides a status.
+
+/** The failure keys, as RFC 6750 §3.1 names them plus our own two. */
+export type FailureKey =
+  | 'missing_token'
+  | 'invalid_request'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'provider_unavailable'
+
+interface FailureSpec {
+  readonly status: 400 | 401 | 403 | 503
+  /** Whether the challenge names an `error=` code; RFC 6750 §3.1 omits it when no token came. */
+  readonly challengeError: boolean
+  /** The generic public description used when nothing more specific is known. */
+  readonly description: string
+}
+
+export const FAILURES: Readonly<Record<FailureKey, FailureSpec>> = Object.freeze({
+  missing_token: { status: 401, challengeError: false, description: 'An access token is required' },
+  invalid_request: { status: 400, challengeError: true, description: 'The request carries a malformed access token' },
+  invalid_token: { status: 401, challengeError: true, description: 'The access token is invalid' },
+  insufficient_scope: { status: 403, challengeError: true, description: 'The access token lacks a required scope' },
+  provider_unavailable: { status: 503, challengeError: false, description: 'The identity provider is unavailable' },
+})
+
+/** Seconds a client is told to wait after a 503 when the provider gave no hint. */
+export const DEFAULT_RETRY_AFTER = 5
+
+/** Base class: every error this library throws on purpose carries a stable `code`. */
+export class TokenAuthError extends Error {
+  readonly code: string = 'ERR_TOKEN_AUTH'
+  override name = 'TokenAuthError'
+}
+
+/**
+ * The token is not acceptable (bad signature, expired, inactive, wrong audience…).
+ * `message` is public: it becomes the `error_description`, so keep it generic and never put
+ * the token in it. Put the detail for operators in `detail`; it is logged, never sent.
+ */
+export class InvalidTokenError extends TokenAuthError {
+  override readonly code = 'ERR_TOKEN_AUTH_INVALID_TOKEN'
+  override name = 'InvalidTokenError'
+  readonly detail: string | undefined
+  constructor(message = FAILURES.invalid_token.description, options?: { detail?: string; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
+    this.detail = options?.detail
+  }
+}
+
+/**
+ * The identity provider could not give an answer (timeout, 5xx, connection error, garbage).
+ * Never cached; answered with 503 and `Retry-After`.
+ */
+export class ProviderUnavailableError extends TokenAuthError {
+  override readonly code = 'ERR_TOKEN_AUTH_PROVIDER_UNAVAILABLE'
+  override name = 'ProviderUnavailableError'
+  /** Seconds the client should wait, when the identity provider said so. */
+  readonly retryAfter: number | undefined
+  constructor(message = FAILURES.provider_unavailable.description, options?: { retryAfter?: number; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
+    this.retryAfter = options?.retryAfter
+  }
+}
+
+/** Codes are checked rather than `instanceof`, so that two copies of the package still agree. */
+export function isInvalidTokenError(err: unknown): err is InvalidTokenError {
+  return (err as { code?: unknown } | null)?.code === 'ERR_TOKEN_AUTH_INVALID_TOKEN'
+}
+
+export function isProviderUnavailableError(err: unknown): err is ProviderUnavailableError {
+  return (err as { code?: unknown } | null)?.code === 'ERR_TOKEN_AUTH_PROVIDER_UNAVAILABLE'
+}
+
+// RFC 6750 §3: error_description and scope values are limited to %x20-21 / %x23-5B / %x5D-7E,
+// so a quote, a backslash, CR/LF or any non-ASCII byte can never break out of the header.
+const NOT_QUOTABLE = /[^\x20\x21\x23-\x5B\x5D-\x7E]/g
+
+/** Makes a string safe inside a quoted WWW-Authenticate parameter. */
+export function quotable(value: string): string {
+  return value.replace(NOT_QUOTABLE, '')
+}
+
+export interface ChallengeParams {
+  realm: string | undefined
+  key: FailureKey
+  description?: string
+  /** Scopes the route needs; sent with insufficient_scope (RFC 6750 §3). */
+  scopes?: readonly string[]
+}
+
+/** The `WWW-Authenticate` value for a failure, or undefined for 503 (not an auth challenge). */
+export function challenge({ realm, key, description, scopes }: ChallengeParams): string | undefined {
+  const spec = FAILURES[key]
+  if (spec.status === 503) return undefined
+  const params: string[] = []
+  if (realm !== undefined) params.push(`realm="${quotable(realm)}"`)
+  if (spec.challengeError) {
+    params.push(`error="${key}"`)
+    params.push(`error_description="${quotable(description ?? spec.description)}"`)
+    if (key === 'insufficient_scope' && scopes !== undefined && scopes.length > 0) {
+      params.push(`scope="${quotable(scopes.join(' '))}"`)
+    }
+  }
+  return params.length === 0 ? 'Bearer' : `Bearer ${params.join(', ')}`
+}

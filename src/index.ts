@@ -1,0 +1,25 @@
+// Public exports only.
+import './types.js'
+import { plugin } from './plugin.js'
+
+export default plugin
+export { plugin as fastifyTokenAuth }
+export { tokenAuth, createCache, type TokenAuthOptions } from './pipeline.js'
+export { TokenCache, cacheKey, type CacheOptions } from './cache.js'
+export {
+  defineProvider, assertProvider, standardCredentials, ttlUntilExpiry,
+  type Provider, type ProviderContext, type ProviderDefinition, type Logger,
+} from './provider.js'
+export { subjectOf, scopesOf, numericDate, assertTimeWindow, profileOf, otherCredentialsOf, type Claims } from './claims.js'
+export {
+  isAuthFailure, hasScopes, failureKey,
+  type Auth, type AuthFailure, type AuthError, type CachedAuth, type Credentials, type Info, type Extra,
+} from './auth.js'
+export {
+  TokenAuthError, InvalidTokenError, ProviderUnavailableError, isInvalidTokenError, isProviderUnavailableError,
+  FAILURES, challenge, type FailureKey,
+} from './errors.js'
+export { extractToken, type ExtractInput, type ExtractOptions, type ExtractResult, type ExtractFailure } from './extract-token.js'
+export { redactUrl } from './log.js'
+export type { TokenAuthPluginOptions } from './options.js'
+export type { RouteAuthConfig, TokenAuthDecorator } from './types.js'

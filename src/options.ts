@@ -1,0 +1,65 @@
+// The plugin's options, each documented once next to its default, and their normalization:
+// wrong types fail at registration with the option's path; the request path reads settled values.
+import { TokenCache, type CacheOptions } from './cache.js'
+import { quotable } from './errors.js'
+import type { ExtractOptions } from './extract-token.js'
+import { resolveSettings, type PipelineSettings } from './pipeline.js'
+import { assertProvider, type AnyProvider, type Logger, type Provider } from './provider.js'
+
+export interface TokenAuthPluginOptions {
+  /** Validates tokens: a provider from `fastify-token-auth/providers/*` or defineProvider(). Required. */
+  provider: AnyProvider
+  /**
+   * Cache of validated tokens: options for a new one, a TokenCache to share between
+   * registrations, or `false` for none. Default `{ max: 10_000, maxTtl: 300_000, negativeTtl: 0 }`.
+   */
+  cache?: CacheOptions | TokenCache | false
+  /** `realm` of the WWW-Authenticate challenge. Default `'api'`. */
+  realm?: string
+  /** Longest token accepted, in characters; longer is a 400. Default 8,192. */
+  maxTokenLength?: number
+  /**
+   * Accept `?access_token=` (RFC 6750 §2.3). Default false: tokens in URLs reach access logs and
+   * browser history. When on, log URLs through `redactUrl` (see README).
+   */
+  allowQuery?: boolean
+  /** Deadline for an identity provider's answer, in ms; past it the request gets a 503. Default 5,000. */
+  timeout?: number
+}
+
+export interface NormalizedOptions {
+  provider: Provider<unknown>
+  realm: string
+  extract: ExtractOptions
+  settings: PipelineSettings
+}
+
+export const PLUGIN_DEFAULTS = Object.freeze({ realm: 'api', allowQuery: false })
+
+// Ours, plus what Fastify's register() itself may pass along.
+const KNOWN_OPTIONS = new Set(['provider', 'cache', 'realm', 'maxTokenLength', 'allowQuery', 'timeout', 'prefix', 'logLevel', 'logSerializers'])
+
+export function normalizeOptions(options: TokenAuthPluginOptions, log: Logger): NormalizedOptions {
+  if (options === null || typeof options !== 'object') throw new TypeError('fastify-token-auth: options must be an object')
+  for (const name of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(name)) throw new TypeError(`fastify-token-auth: unknown option "${name}"`)
+  }
+  assertProvider(options.provider, 'fastify-token-auth: options.provider')
+  const realm = options.realm ?? PLUGIN_DEFAULTS.realm
+  if (typeof realm !== 'string' || realm.length === 0 || quotable(realm) !== realm) {
+    throw new TypeError('fastify-token-auth: options.realm must be a non-empty string of printable ASCII without " or \\')
+  }
+  const allowQuery = options.allowQuery ?? PLUGIN_DEFAULTS.allowQuery
+  if (typeof allowQuery !== 'boolean') throw new TypeError('fastify-token-auth: options.allowQuery must be a boolean')
+  const cache = options.cache instanceof TokenCache ? options.cache : new TokenCache(options.cache ?? {}, 'fastify-token-auth: options.cache')
+  const settings = resolveSettings(
+    { cache, timeout: options.timeout, maxTokenLength: options.maxTokenLength, logger: log },
+    'fastify-token-auth: options',
+  )
+  return {
+    provider: options.provider,
+    realm,
+    extract: { maxTokenLength: settings.maxTokenLength, allowQuery },
+    settings,
+  }
+}

@@ -1,0 +1,109 @@
+// The provider interface (how one identity provider validates a token and maps its claims),
+// defineProvider() which fills the mapping from standard claims, and the startup shape check.
+import type { Credentials, Extra, Info } from './auth.js'
+import {
+  assertTimeWindow, numericDate, otherCredentialsOf, profileOf, scopesOf, subjectOf, type Claims,
+} from './claims.js'
+
+/** A pino-compatible logger; the library logs only hashes and failure keys, never a token. */
+export interface Logger {
+  trace(obj: object, msg?: string): void
+  debug(obj: object, msg?: string): void
+  info(obj: object, msg?: string): void
+  warn(obj: object, msg?: string): void
+  error(obj: object, msg?: string): void
+}
+
+export interface ProviderContext {
+  /** Aborts when the pipeline's timeout passes; pass it to every outbound call. */
+  signal: AbortSignal
+  log: Logger
+}
+
+export interface Provider<P = Claims> {
+  /** Names the provider in `Auth.provider` and namespaces its cache entries. */
+  name: string
+  /** Validates the token at its source. Throws InvalidTokenError or ProviderUnavailableError. */
+  getPayload(token: string, ctx: ProviderContext): Promise<P>
+  /** Final check on the payload (time window, required claims). May throw InvalidTokenError. */
+  validToken(token: string, payload: P, ctx: ProviderContext): boolean | Promise<boolean>
+  getUid(payload: P): string
+  getCredentials(payload: P): Omit<Credentials, 'token'>
+  getInfo(payload: P): Info
+  getExtra(payload: P): Extra
+  /** How long the result may be cached, in milliseconds (the cache clamps it further). */
+  getTtl(payload: P): number
+}
+
+/** A provider of any payload type: providers take their payload as a parameter, so no narrower type fits them all. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyProvider = Provider<any>
+
+export type ProviderDefinition<P> = Pick<Provider<P>, 'name' | 'getPayload'> &
+  Partial<Omit<Provider<P>, 'name' | 'getPayload'>> & {
+    /** Seconds of clock skew allowed on `exp` and `nbf` by the default validToken. Default 0. */
+    clockTolerance?: number
+  }
+
+/**
+ * Builds a provider from `name` and `getPayload`; every member left out is read from standard
+ * claims: uid from `sub`/`client_id`, scopes from `scope`/`scp`, expiry from `exp`, profile from
+ * OIDC claims, TTL until `exp`.
+ */
+export function defineProvider<P extends object = Claims>(definition: ProviderDefinition<P>): Provider<P> {
+  const { clockTolerance = 0, ...members } = definition
+  if (typeof clockTolerance !== 'number' || !(clockTolerance >= 0)) {
+    throw new TypeError('defineProvider: clockTolerance must be a number of seconds >= 0')
+  }
+  const provider: Provider<P> = {
+    validToken: (_token, payload) => {
+      assertTimeWindow(payload as Claims, clockTolerance)
+      return true
+    },
+    getUid: (payload) => subjectOf(payload as Claims),
+    getCredentials: (payload) => standardCredentials(payload as Claims),
+    getInfo: (payload) => profileOf(payload as Claims),
+    getExtra: (payload) => ({ rawInfo: payload as Claims }),
+    getTtl: (payload) => ttlUntilExpiry(payload as Claims),
+    ...members,
+  }
+  assertProvider(provider, 'defineProvider')
+  return provider
+}
+
+/** Credentials from standard claims. */
+export function standardCredentials(claims: Claims): Omit<Credentials, 'token'> {
+  const expiresAt = numericDate(claims, 'exp')
+  const credentials: Omit<Credentials, 'token'> = {
+    tokenType: 'Bearer',
+    expires: expiresAt !== undefined,
+    scopes: scopesOf(claims),
+    other: otherCredentialsOf(claims),
+  }
+  if (expiresAt !== undefined) credentials.expiresAt = expiresAt
+  return credentials
+}
+
+/** Milliseconds until `exp`; Infinity without one (the cache's maxTtl then decides). */
+export function ttlUntilExpiry(claims: Claims, nowMs = Date.now()): number {
+  const exp = numericDate(claims, 'exp')
+  return exp === undefined ? Infinity : exp * 1000 - nowMs
+}
+
+const PROVIDER_FUNCTIONS = ['getPayload', 'validToken', 'getUid', 'getCredentials', 'getInfo', 'getExtra', 'getTtl'] as const
+
+/** Fails at startup, with the member's path, when an object is not a provider. */
+export function assertProvider(value: unknown, path: string): asserts value is Provider<unknown> {
+  if (value === null || typeof value !== 'object') {
+    throw new TypeError(`${path} must be a provider object (see defineProvider)`)
+  }
+  const candidate = value as Record<string, unknown>
+  if (typeof candidate.name !== 'string' || candidate.name.length === 0) {
+    throw new TypeError(`${path}.name must be a non-empty string`)
+  }
+  for (const member of PROVIDER_FUNCTIONS) {
+    if (typeof candidate[member] !== 'function') {
+      throw new TypeError(`${path}.${member} must be a function (defineProvider fills the defaults)`)
+    }
+  }
+}

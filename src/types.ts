@@ -1,0 +1,40 @@
+// Type merging into Fastify, in one place: `request.auth`, `request.authFailure`, the route
+// option `config.auth`, and the instance decorators.
+import type { preHandlerAsyncHookHandler } from 'fastify'
+import type { Auth, AuthFailure } from './auth.js'
+import type { TokenCache } from './cache.js'
+import type { Provider } from './provider.js'
+
+/**
+ * A route's `config.auth`: `true` requires a valid token, `{ scopes }` also requires every scope,
+ * `false` skips authentication altogether (health checks, public assets). Absent: the request
+ * is authenticated when it carries a token, and the handler decides.
+ */
+export type RouteAuthConfig = boolean | { scopes?: string[] }
+
+export interface TokenAuthDecorator {
+  readonly provider: Provider<unknown>
+  readonly cache: TokenCache
+  /** Runs the plugin's pipeline on a token from elsewhere (a message, a header of your own). */
+  verify(token: string, options?: { scopes?: readonly string[] }): Promise<Auth | AuthFailure>
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * The authenticated token. Typed for the routes that enforce authentication (where it is
+     * always set); elsewhere it is `null` unless a valid token came: check it before use.
+     */
+    auth: Auth
+    /** Why the request is not authenticated, or null. */
+    authFailure: AuthFailure | null
+  }
+  interface FastifyInstance {
+    /** A preHandler that answers 401/403/400/503 unless the request is authenticated with `scopes`. */
+    requireAuth(rule?: { scopes?: string[] }): preHandlerAsyncHookHandler
+    tokenAuth: TokenAuthDecorator
+  }
+  interface FastifyContextConfig {
+    auth?: RouteAuthConfig
+  }
+}
