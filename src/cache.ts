@@ -91,6 +91,11 @@ export class TokenCache {
     return entry
   }
 
+  /** The entry under a key, without touching its recency or checking its expiry. */
+  peek(key: string): CachedAuth | AuthFailure | undefined {
+    return this.#entries?.peek(key) ?? this.#rejected?.peek(key)
+  }
+
   getRejected(key: string): AuthFailure | undefined {
     return this.#rejected?.get(key)
   }

@@ -20,6 +20,6 @@ export {
   FAILURES, challenge, type FailureKey,
 } from './errors.js'
 export { extractToken, type ExtractInput, type ExtractOptions, type ExtractResult, type ExtractFailure } from './extract-token.js'
-export { redactUrl } from './log.js'
+export { redactUrl, logSerializers } from './log.js'
 export type { TokenAuthPluginOptions } from './options.js'
 export type { RouteAuthConfig, TokenAuthDecorator } from './types.js'

@@ -36,3 +36,29 @@ const URL_SECRETS = /([?&](?:access_token|ticket)=)[^&#]*/gi
 export function redactUrl(url: string): string {
   return url.includes('=') ? url.replace(URL_SECRETS, '$1[redacted]') : url
 }
+
+interface LoggableRequest {
+  method: string
+  url: string
+  host?: string
+  ip?: string
+  headers?: Record<string, unknown>
+  socket?: { remotePort?: number }
+}
+
+/**
+ * Fastify's default `req` log serializer with the URL redacted. Use it when `allowQuery` is on:
+ * `Fastify({ logger: { serializers: logSerializers } })`.
+ */
+export const logSerializers = Object.freeze({
+  req(request: LoggableRequest): Record<string, unknown> {
+    return {
+      method: request.method,
+      url: redactUrl(request.url),
+      version: request.headers?.['accept-version'],
+      host: request.host,
+      remoteAddress: request.ip,
+      remotePort: request.socket?.remotePort,
+    }
+  },
+})

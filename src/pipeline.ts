@@ -7,7 +7,7 @@ import {
 import { cacheKey, TokenCache, type Outcome } from './cache.js'
 import { isInvalidTokenError, isProviderUnavailableError, InvalidTokenError, ProviderUnavailableError } from './errors.js'
 import { checkToken } from './extract-token.js'
-import { describeError, fingerprint, scrub, SILENT_LOGGER } from './log.js'
+import { describeError, fingerprint, SILENT_LOGGER } from './log.js'
 import { assertProvider, type AnyProvider, type Logger, type Provider, type ProviderContext } from './provider.js'
 
 export interface TokenAuthOptions {
@@ -108,15 +108,20 @@ async function callProvider(provider: Provider<unknown>, token: string, key: str
   }
 }
 
+/** A provider's message, unless it quotes the token: then the generic one (undefined). */
+function publicMessage(message: string, token: string): string | undefined {
+  return message.length > 0 && !message.includes(token) ? message : undefined
+}
+
 function failureOutcome(err: unknown, providerName: string, token: string, key: string, log: Logger): Outcome {
   const tokenRef = fingerprint(key)
   if (isInvalidTokenError(err)) {
     log.debug({ tokenAuth: { provider: providerName, token: tokenRef, key: 'invalid_token', err: describeError(err, token) } }, 'token rejected')
-    return { failure: Object.freeze(buildFailure(providerName, 'invalid_token', scrub(err.message, token))), cacheable: true }
+    return { failure: Object.freeze(buildFailure(providerName, 'invalid_token', publicMessage(err.message, token))), cacheable: true }
   }
   if (isProviderUnavailableError(err)) {
     log.warn({ tokenAuth: { provider: providerName, token: tokenRef, key: 'provider_unavailable', err: describeError(err, token) } }, 'identity provider unavailable')
-    return { failure: buildFailure(providerName, 'provider_unavailable', scrub(err.message, token), err.retryAfter), cacheable: false }
+    return { failure: buildFailure(providerName, 'provider_unavailable', publicMessage(err.message, token), err.retryAfter), cacheable: false }
   }
   // Anything else is a bug in the provider: fail closed, loudly, and do not remember it.
   log.error({ tokenAuth: { provider: providerName, token: tokenRef, key: 'provider_unavailable', err: describeError(err, token) } }, 'provider threw an unexpected error')

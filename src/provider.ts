@@ -50,7 +50,7 @@ export type ProviderDefinition<P> = Pick<Provider<P>, 'name' | 'getPayload'> &
  * claims: uid from `sub`/`client_id`, scopes from `scope`/`scp`, expiry from `exp`, profile from
  * OIDC claims, TTL until `exp`.
  */
-export function defineProvider<P extends object = Claims>(definition: ProviderDefinition<P>): Provider<P> {
+export function defineProvider<P = Claims>(definition: ProviderDefinition<P>): Provider<P> {
   const { clockTolerance = 0, ...members } = definition
   if (typeof clockTolerance !== 'number' || !(clockTolerance >= 0)) {
     throw new TypeError('defineProvider: clockTolerance must be a number of seconds >= 0')

@@ -1,0 +1,86 @@
+// The package as a user meets it: `npm pack`, installed into an empty project, imported from
+// both entry points, and type-checked from a consumer's TypeScript file.
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+
+const ROOT = resolve(import.meta.dirname, '..')
+const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
+const npm = (args: string[], cwd: string): string =>
+  execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_loglevel: 'error' } })
+
+describe('packed tarball in an empty project', { timeout: 240_000 }, () => {
+  let dir: string
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'fta-consumer-'))
+    npm(['pack', '--pack-destination', dir], ROOT)
+    const tarball = readdirSync(dir).find((name) => name.endsWith('.tgz'))
+    assert.ok(tarball, 'npm pack produced a tarball')
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }))
+    const typesNode = execFileSync(process.execPath, ['-p', `require(${JSON.stringify(join(ROOT, 'node_modules/@types/node/package.json'))}).version`], { encoding: 'utf8' }).trim()
+    npm(['install', '--no-audit', '--no-fund', '--prefer-offline', `./${tarball}`, 'fastify@5', `@types/node@${typesNode}`], dir)
+  })
+  after(() => rmSync(dir, { recursive: true, force: true }))
+
+  test('ships only the build, with a .d.ts beside each entry point', () => {
+    const listing = npm(['pack', '--dry-run', '--json'], ROOT)
+    const files = (JSON.parse(listing) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((file) => file.path)
+    for (const expected of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/providers/test.js', 'dist/providers/test.d.ts', 'README.md', 'package.json']) {
+      assert.ok(files.includes(expected), `${expected} is in the package`)
+    }
+    assert.ok(!files.some((path) => path.startsWith('src/') || path.startsWith('test/')), 'no sources or tests shipped')
+  })
+
+  test('imports fastify-token-auth and fastify-token-auth/providers/test, and they work together', () => {
+    writeFileSync(join(dir, 'consumer.mjs'), `
+      import Fastify from 'fastify'
+      import fastifyTokenAuth, { tokenAuth, InvalidTokenError } from 'fastify-token-auth'
+      import { testProvider } from 'fastify-token-auth/providers/test'
+      const provider = testProvider({ tokens: { 'tok-1': { sub: 'alice', scope: 'read' } } })
+      const app = Fastify()
+      await app.register(fastifyTokenAuth, { provider })
+      app.get('/me', { config: { auth: { scopes: ['read'] } } }, async (req) => ({ uid: req.auth.uid }))
+      const ok = await app.inject({ url: '/me', headers: { authorization: 'Bearer tok-1' } })
+      const no = await app.inject({ url: '/me' })
+      const direct = await tokenAuth('tok-1', provider)
+      console.log(JSON.stringify({ ok: ok.statusCode, uid: ok.json().uid, no: no.statusCode, direct: direct.uid, err: typeof InvalidTokenError }))
+      await app.close()
+    `)
+    const output = execFileSync(process.execPath, ['consumer.mjs'], { cwd: dir, encoding: 'utf8' })
+    assert.deepEqual(JSON.parse(output), { ok: 200, uid: 'alice', no: 401, direct: 'alice', err: 'function' })
+  })
+
+  test('tsc on a consumer file sees request.auth.uid as string', () => {
+    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true, types: ['node'] },
+      files: ['consumer.ts'],
+    }))
+    const consumer = (body: string): void => writeFileSync(join(dir, 'consumer.ts'), `
+      import Fastify from 'fastify'
+      import fastifyTokenAuth, { type Auth } from 'fastify-token-auth'
+      import { testProvider } from 'fastify-token-auth/providers/test'
+      type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
+      const app = Fastify()
+      await app.register(fastifyTokenAuth, { provider: testProvider({ tokens: {} }) })
+      app.get('/me', { config: { auth: true } }, async (request) => {
+        ${body}
+      })
+    `)
+    consumer(`
+        const isString: Equal<typeof request.auth.uid, string> = true
+        const auth: Auth = request.auth
+        return { uid: auth.uid, isString, failure: request.authFailure?.errors[0]?.messageKey }
+    `)
+    execFileSync(process.execPath, [TSC, '-p', 'tsconfig.json'], { cwd: dir, encoding: 'utf8' })
+
+    // The check can fail: a consumer that treats uid as a number is refused.
+    consumer('const wrong: number = request.auth.uid; return wrong')
+    assert.throws(
+      () => execFileSync(process.execPath, [TSC, '-p', 'tsconfig.json'], { cwd: dir, encoding: 'utf8', stdio: 'pipe' }),
+      (err: { stdout?: string }) => /Type 'string' is not assignable to type 'number'/.test(err.stdout ?? ''),
+    )
+  })
+})

@@ -1,0 +1,261 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import Fastify, { type FastifyInstance } from 'fastify'
+import fastifyTokenAuth, { createCache, defineProvider, InvalidTokenError } from '../src/index.js'
+import { testProvider, type TestProvider } from '../providers/test.js'
+import { buildApp, NOW_S, standardTokens, TOKENS } from './helpers/app.js'
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
+
+describe('enforcement and answers (RFC 6750 §3)', () => {
+  let app: FastifyInstance
+  let provider: TestProvider
+  before(async () => {
+    ({ app, provider } = await buildApp())
+  })
+  after(() => app.close())
+
+  test('valid token with the scope: 200 and the uid', async () => {
+    const response = await app.inject({ url: '/orders', headers: bearer(TOKENS.alice) })
+    assert.equal(response.statusCode, 200)
+    assert.deepEqual(response.json(), { uid: 'alice' })
+  })
+
+  test('machine token: uid is the client_id', async () => {
+    const response = await app.inject({ url: '/orders', headers: bearer(TOKENS.machine) })
+    assert.deepEqual(response.json(), { uid: 'billing-service' })
+  })
+
+  test('no token: 401, challenge without an error code', async () => {
+    const response = await app.inject({ url: '/orders' })
+    assert.equal(response.statusCode, 401)
+    assert.equal(response.headers['www-authenticate'], 'Bearer realm="api"')
+    assert.deepEqual(response.json(), { error: 'missing_token', error_description: 'An access token is required' })
+  })
+
+  test('unknown token: 401 invalid_token', async () => {
+    const response = await app.inject({ url: '/orders', headers: bearer('unknown-token.zzz') })
+    assert.equal(response.statusCode, 401)
+    assert.equal(response.headers['www-authenticate'], 'Bearer realm="api", error="invalid_token", error_description="The access token is unknown"')
+    assert.equal(response.json().error, 'invalid_token')
+    assert.equal(response.headers['cache-control'], 'no-store')
+  })
+
+  test('missing scope: 403 naming the scope', async () => {
+    const response = await app.inject({ method: 'POST', url: '/orders', headers: bearer(TOKENS.reader) })
+    assert.equal(response.statusCode, 403)
+    assert.equal(response.headers['www-authenticate'],
+      'Bearer realm="api", error="insufficient_scope", error_description="The access token lacks a required scope", scope="orders:write"')
+    assert.equal(response.json().error, 'insufficient_scope')
+  })
+
+  test('config.auth: true needs a token, no scope', async () => {
+    assert.equal((await app.inject({ url: '/private', headers: bearer(TOKENS.reader) })).statusCode, 200)
+    assert.equal((await app.inject({ url: '/private' })).statusCode, 401)
+  })
+
+  test('requireAuth() as a preHandler enforces its scopes', async () => {
+    const response = await app.inject({ url: '/admin', headers: bearer(TOKENS.alice) })
+    assert.equal(response.statusCode, 403)
+    assert.match(response.headers['www-authenticate'] as string, /scope="admin"/)
+    assert.equal((await app.inject({ url: '/admin' })).statusCode, 401)
+  })
+
+  test('a route without config.auth is decorated but never rejected', async () => {
+    const ok = (await app.inject({ url: '/me', headers: bearer(TOKENS.alice) })).json()
+    assert.equal(ok.auth.uid, 'alice')
+    assert.equal(ok.auth.credentials.token, TOKENS.alice)
+    assert.equal(ok.authFailure, null)
+    const bad = await app.inject({ url: '/me', headers: bearer('nope-token.x') })
+    assert.equal(bad.statusCode, 200)
+    assert.equal(bad.json().auth, null)
+    assert.deepEqual(bad.json().authFailure, {
+      provider: 'test', strategy: 'bearer', status: 401,
+      errors: [{ messageKey: 'invalid_token', message: 'The access token is unknown' }],
+    })
+    const none = (await app.inject({ url: '/me' })).json()
+    assert.equal(none.authFailure.errors[0].messageKey, 'missing_token')
+  })
+
+  test('config.auth: false skips authentication: the provider is not called', async () => {
+    const calls = provider.calls
+    const response = await app.inject({ url: '/health', headers: bearer('never-seen-token.1') })
+    assert.equal(response.statusCode, 200)
+    assert.deepEqual(response.json(), { ok: true, auth: null, authFailure: null })
+    assert.equal(provider.calls, calls)
+  })
+
+  test('N requests with one token: one provider call (cached)', async () => {
+    const token = 'fresh-token.for-cache'
+    provider.setToken(token, { sub: 'carol', scope: 'orders:read', exp: NOW_S() + 600 })
+    const calls = provider.calls
+    for (let i = 0; i < 25; i++) assert.equal((await app.inject({ url: '/orders', headers: bearer(token) })).statusCode, 200)
+    assert.equal(provider.calls, calls + 1)
+  })
+
+  test('scopes are checked on every cache hit: the cache holds claims, not decisions', async () => {
+    assert.equal((await app.inject({ url: '/orders', headers: bearer(TOKENS.reader) })).statusCode, 200)
+    assert.equal((await app.inject({ method: 'POST', url: '/orders', headers: bearer(TOKENS.reader) })).statusCode, 403)
+    assert.equal((await app.inject({ url: '/orders', headers: bearer(TOKENS.reader) })).statusCode, 200)
+  })
+
+  test('identity provider down: 503 with Retry-After and no challenge; back up: 200', async () => {
+    const token = 'outage-token.1'
+    provider.setToken(token, { sub: 'dave', exp: NOW_S() + 600 })
+    provider.unavailable = true
+    try {
+      const response = await app.inject({ url: '/private', headers: bearer(token) })
+      assert.equal(response.statusCode, 503)
+      assert.equal(response.headers['retry-after'], '5')
+      assert.equal(response.headers['www-authenticate'], undefined)
+      assert.equal(response.json().error, 'provider_unavailable')
+      assert.equal((await app.inject({ url: '/me', headers: bearer(token) })).json().authFailure.status, 503)
+    } finally {
+      provider.unavailable = false
+    }
+    assert.equal((await app.inject({ url: '/private', headers: bearer(token) })).statusCode, 200)
+  })
+
+  test('app.tokenAuth.verify runs the same pipeline', async () => {
+    const result = await app.tokenAuth.verify(TOKENS.alice, { scopes: ['orders:write'] })
+    assert.equal('uid' in result && result.uid, 'alice')
+    const denied = await app.tokenAuth.verify(TOKENS.reader, { scopes: ['orders:write'] })
+    assert.equal('errors' in denied && denied.errors[0]?.messageKey, 'insufficient_scope')
+    const malformed = await app.tokenAuth.verify('bad token')
+    assert.equal('errors' in malformed && malformed.status, 400)
+  })
+})
+
+describe('options', () => {
+  const provider = testProvider({ tokens: standardTokens() })
+  const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['no provider', {}, /options\.provider must be a provider object/],
+    ['provider missing a member', { provider: { name: 'x', getPayload: () => null } }, /options\.provider\.validToken must be a function/],
+    ['cache.max not a number', { provider, cache: { max: 'lots' } }, /options\.cache\.max must be an integer/],
+    ['negative timeout', { provider, timeout: -5 }, /options\.timeout must be an integer >= 1/],
+    ['realm with a quote', { provider, realm: 'a"b' }, /options\.realm/],
+    ['allowQuery not a boolean', { provider, allowQuery: 'yes' }, /options\.allowQuery must be a boolean/],
+    ['unknown option (a typo)', { provider, chache: false }, /unknown option "chache"/],
+  ]
+  for (const [name, options, message] of cases) {
+    test(`${name} fails at registration`, async () => {
+      const app = Fastify()
+      await assert.rejects(async () => {
+        await app.register(fastifyTokenAuth, options as never)
+        await app.ready()
+      }, message)
+      await app.close()
+    })
+  }
+
+  test('a bad route config.auth fails at startup, naming the route', async () => {
+    const app = Fastify()
+    await app.register(fastifyTokenAuth, { provider })
+    assert.throws(() => app.get('/x', { config: { auth: { scopes: 'admin' as never } } }, async () => 'x'), /route GET \/x config\.auth: scopes must be an array/)
+    await app.close()
+  })
+
+  test('realm is written in every challenge', async () => {
+    const { app } = await buildAppWith({ realm: 'orders' })
+    assert.equal((await app.inject({ url: '/private' })).headers['www-authenticate'], 'Bearer realm="orders"')
+    await app.close()
+  })
+
+  test('cache: false calls the provider for every request', async () => {
+    const local = testProvider({ tokens: standardTokens() })
+    const { app } = await buildAppWith({ cache: false }, local)
+    for (let i = 0; i < 4; i++) await app.inject({ url: '/private', headers: bearer(TOKENS.alice) })
+    assert.equal(local.calls, 4)
+    await app.close()
+  })
+
+  test('maxTokenLength is honoured', async () => {
+    const local = testProvider({ tokens: standardTokens() })
+    const { app } = await buildAppWith({ maxTokenLength: 10 }, local)
+    const response = await app.inject({ url: '/private', headers: bearer(TOKENS.alice) })
+    assert.equal(response.statusCode, 400)
+    assert.equal(local.calls, 0)
+    await app.close()
+  })
+
+  test('allowQuery: ?access_token= is accepted; both ways is a 400', async () => {
+    const local = testProvider({ tokens: standardTokens() })
+    const { app } = await buildAppWith({ allowQuery: true }, local)
+    assert.equal((await app.inject({ url: `/private?access_token=${TOKENS.alice}` })).statusCode, 200)
+    const both = await app.inject({ url: `/private?access_token=${TOKENS.alice}`, headers: bearer(TOKENS.alice) })
+    assert.equal(both.statusCode, 400)
+    const repeated = await app.inject({ url: `/private?access_token=${TOKENS.alice}&access_token=${TOKENS.reader}` })
+    assert.equal(repeated.statusCode, 400)
+    assert.equal(local.calls, 1)
+    await app.close()
+  })
+
+  test('a shared TokenCache serves two registrations', async () => {
+    const cache = createCache()
+    const shared = testProvider({ tokens: standardTokens() })
+    const one = await buildAppWith({ cache }, shared)
+    const two = await buildAppWith({ cache }, shared)
+    await one.app.inject({ url: '/private', headers: bearer(TOKENS.alice) })
+    await two.app.inject({ url: '/private', headers: bearer(TOKENS.alice) })
+    assert.equal(shared.calls, 1)
+    await one.app.close()
+    await two.app.close()
+  })
+})
+
+describe('encapsulation', () => {
+  test('registered in a child scope, it guards only that scope', async () => {
+    const provider = testProvider({ tokens: standardTokens() })
+    const app = Fastify()
+    app.get('/public', async (request) => ({ auth: request.auth ?? null }))
+    await app.register(async (child) => {
+      await child.register(fastifyTokenAuth, { provider })
+      child.get('/api/me', { config: { auth: true } }, async (request) => ({ uid: request.auth.uid }))
+    })
+    assert.equal((await app.inject({ url: '/api/me' })).statusCode, 401)
+    assert.equal((await app.inject({ url: '/api/me', headers: bearer(TOKENS.alice) })).json().uid, 'alice')
+    const calls = provider.calls
+    assert.equal((await app.inject({ url: '/public', headers: bearer(TOKENS.reader) })).statusCode, 200)
+    assert.equal(provider.calls, calls, 'routes outside the scope are not authenticated')
+    await app.close()
+  })
+
+  test('two registrations with two providers in sibling scopes keep apart', async () => {
+    const first = testProvider({ name: 'first', tokens: { 'shared-token.1': { sub: 'from-first' } } })
+    const second = testProvider({ name: 'second', tokens: { 'shared-token.1': { sub: 'from-second' } } })
+    const app = Fastify()
+    await app.register(async (scope) => {
+      await scope.register(fastifyTokenAuth, { provider: first })
+      scope.get('/a', { config: { auth: true } }, async (request) => request.auth.uid)
+    })
+    await app.register(async (scope) => {
+      await scope.register(fastifyTokenAuth, { provider: second })
+      scope.get('/b', { config: { auth: true } }, async (request) => request.auth.uid)
+    })
+    assert.equal((await app.inject({ url: '/a', headers: bearer('shared-token.1') })).body, 'from-first')
+    assert.equal((await app.inject({ url: '/b', headers: bearer('shared-token.1') })).body, 'from-second')
+    await app.close()
+  })
+})
+
+describe('challenge header safety', () => {
+  test('a provider description with quotes, CR/LF or non-ASCII cannot break the header', async () => {
+    const provider = defineProvider({
+      name: 'hostile',
+      getPayload: () => Promise.reject(new InvalidTokenError('bad"\r\nSet-Cookie: x=1, error="ok" é\\')),
+    })
+    const app = Fastify()
+    await app.register(fastifyTokenAuth, { provider })
+    app.get('/x', { config: { auth: true } }, async () => 'x')
+    const response = await app.inject({ url: '/x', headers: bearer('some-token.1') })
+    assert.equal(response.statusCode, 401)
+    assert.equal(response.headers['set-cookie'], undefined)
+    assert.equal(response.headers['www-authenticate'],
+      'Bearer realm="api", error="invalid_token", error_description="badSet-Cookie: x=1, error=ok "')
+    await app.close()
+  })
+})
+
+async function buildAppWith(options: Record<string, unknown>, provider = testProvider({ tokens: standardTokens() })) {
+  return buildApp(options, {}, provider)
+}
