@@ -41,7 +41,7 @@ export type AnyProvider = Provider<any>
 
 export type ProviderDefinition<P> = Pick<Provider<P>, 'name' | 'getPayload'> &
   Partial<Omit<Provider<P>, 'name' | 'getPayload'>> & {
-    /** Seconds of clock skew allowed on `exp` and `nbf` by the default validToken. Default 0. */
+    /** Seconds of clock skew allowed on `exp` and `nbf` by the default validToken. Default 5. */
     clockTolerance?: number
   }
 
@@ -50,8 +50,10 @@ export type ProviderDefinition<P> = Pick<Provider<P>, 'name' | 'getPayload'> &
  * claims: uid from `sub`/`client_id`, scopes from `scope`/`scp`, expiry from `exp`, profile from
  * OIDC claims, TTL until `exp`.
  */
+export const DEFAULT_CLOCK_TOLERANCE = 5
+
 export function defineProvider<P = Claims>(definition: ProviderDefinition<P>): Provider<P> {
-  const { clockTolerance = 0, ...members } = definition
+  const { clockTolerance = DEFAULT_CLOCK_TOLERANCE, ...members } = definition
   if (typeof clockTolerance !== 'number' || !(clockTolerance >= 0)) {
     throw new TypeError('defineProvider: clockTolerance must be a number of seconds >= 0')
   }

@@ -105,6 +105,30 @@ describe('Auth built from standard claims', () => {
     assertAuth(await tokenAuth('late', testProvider({ tokens, clockTolerance: 10 })))
   })
 
+  test('defineProvider allows 5 s of clock skew by default on exp and nbf', async () => {
+    const payloads: Record<string, Claims> = {
+      'skewed-exp.1': { sub: 'a', exp: NOW_S() - 2 },
+      'skewed-nbf.1': { sub: 'a', nbf: NOW_S() + 2 },
+      'long-expired.1': { sub: 'a', exp: NOW_S() - 10 },
+      'far-future.1': { sub: 'a', nbf: NOW_S() + 10 },
+    }
+    const provider = defineProvider({ name: 'skew', getPayload: async (token) => payloads[token]! })
+    assertAuth(await tokenAuth('skewed-exp.1', provider))
+    assertAuth(await tokenAuth('skewed-nbf.1', provider))
+    assertFailure(await tokenAuth('long-expired.1', provider), 'invalid_token', 401)
+    assertFailure(await tokenAuth('far-future.1', provider), 'invalid_token', 401)
+  })
+
+  test('a token accepted within the exp tolerance is never cached past its exp', async () => {
+    let calls = 0
+    const provider = defineProvider({ name: 'skew', getPayload: async () => { calls++; return { sub: 'a', exp: NOW_S() - 2 } } })
+    const cache = createCache()
+    assertAuth(await tokenAuth('skewed-exp.2', provider, { cache }))
+    assertAuth(await tokenAuth('skewed-exp.2', provider, { cache }))
+    assert.equal(calls, 2)
+    assert.equal(cache.size, 0)
+  })
+
   test('scopes option: a token without the scope is insufficient_scope 403', async () => {
     const provider = testProvider({ tokens: { a: { sub: 'a', scope: 'read' } } })
     assertAuth(await tokenAuth('a', provider, { scopes: ['read'] }))
