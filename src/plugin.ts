@@ -37,10 +37,13 @@ function toRule(config: RouteAuthConfig | undefined, where: string): RouteRule {
 
 type RuleCarrier = { auth?: RouteAuthConfig; [kRule]?: RouteRule }
 
+/**
+ * The rule of the request's route: settled in onRoute, or here once for routes declared before
+ * the plugin (Fastify runs a global hook on those too, and so must the enforcement).
+ */
 function ruleOf(request: FastifyRequest): RouteRule {
   const config = request.routeOptions.config as RuleCarrier | undefined
   if (config === undefined) return OPTIONAL
-  // Set in onRoute; routes declared before the plugin are settled here, once.
   return config[kRule] ?? (config[kRule] = toRule(config.auth, `route ${request.routeOptions.url ?? ''} config.auth`))
 }
 
@@ -124,18 +127,25 @@ function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPluginOptio
     }
   })
 
+  // Settled once per route at startup; a bad config.auth fails here, naming the route.
   fastify.addHook('onRoute', (routeOptions) => {
     const config = (routeOptions.config ?? {}) as RuleCarrier
     const where = `route ${String(routeOptions.method)} ${routeOptions.url} config.auth`
     routeOptions.config = { ...config, [kRule]: toRule(config.auth, where) } as typeof routeOptions.config
   })
 
-  fastify.addHook('onRequest', async function tokenAuthOnRequest(request, reply) {
+  // Callback style, so that a cache hit allocates no promise.
+  fastify.addHook('onRequest', function tokenAuthOnRequest(request, reply, done) {
     const rule = ruleOf(request)
-    if (rule.skip) return
+    if (rule.skip) return done()
     const pending = authenticateRequest(request)
-    if (pending !== undefined) await pending
-    if (rule.enforce && enforce(request, reply, rule.scopes)) return reply
+    if (pending === undefined) {
+      if (!(rule.enforce && enforce(request, reply, rule.scopes))) done()
+      return
+    }
+    pending.then(() => {
+      if (!(rule.enforce && enforce(request, reply, rule.scopes))) done()
+    }, done)
   })
 
   fastify.addHook('onClose', (_instance, closed) => {

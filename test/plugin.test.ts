@@ -204,6 +204,19 @@ describe('options', () => {
 })
 
 describe('encapsulation', () => {
+  test('a route declared before the plugin is still enforced (fail closed)', async () => {
+    const provider = testProvider({ tokens: standardTokens() })
+    const app = Fastify()
+    app.get('/early', { config: { auth: { scopes: ['orders:read'] } } }, async (request) => request.auth.uid)
+    app.get('/early-public', { config: { auth: false } }, async () => 'public')
+    await app.register(fastifyTokenAuth, { provider })
+    assert.equal((await app.inject({ url: '/early' })).statusCode, 401)
+    assert.equal((await app.inject({ url: '/early', headers: bearer(TOKENS.alice) })).body, 'alice')
+    assert.equal((await app.inject({ method: 'GET', url: '/early-public', headers: bearer('unknown-token.1') })).statusCode, 200)
+    assert.equal(provider.calls, 1)
+    await app.close()
+  })
+
   test('registered in a child scope, it guards only that scope', async () => {
     const provider = testProvider({ tokens: standardTokens() })
     const app = Fastify()
