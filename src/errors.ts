@@ -64,6 +64,15 @@ export class ProviderUnavailableError extends TokenAuthError {
   }
 }
 
+/**
+ * The library or a provider is configured wrongly (discovery names another issuer, an endpoint
+ * is missing). Thrown at registration, never per request.
+ */
+export class ConfigurationError extends TokenAuthError {
+  override readonly code = 'ERR_TOKEN_AUTH_CONFIGURATION'
+  override name = 'ConfigurationError'
+}
+
 /** Codes are checked rather than `instanceof`, so that two copies of the package still agree. */
 export function isInvalidTokenError(err: unknown): err is InvalidTokenError {
   return (err as { code?: unknown } | null)?.code === 'ERR_TOKEN_AUTH_INVALID_TOKEN'

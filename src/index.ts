@@ -16,7 +16,7 @@ export {
   type Auth, type AuthFailure, type AuthError, type CachedAuth, type Credentials, type Info, type Extra,
 } from './auth.js'
 export {
-  TokenAuthError, InvalidTokenError, ProviderUnavailableError, isInvalidTokenError, isProviderUnavailableError,
+  TokenAuthError, InvalidTokenError, ProviderUnavailableError, ConfigurationError, isInvalidTokenError, isProviderUnavailableError,
   FAILURES, challenge, type FailureKey,
 } from './errors.js'
 export { extractToken, type ExtractInput, type ExtractOptions, type ExtractResult, type ExtractFailure } from './extract-token.js'

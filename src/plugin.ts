@@ -150,9 +150,10 @@ function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPluginOptio
 
   fastify.addHook('onClose', (_instance, closed) => {
     settings.cache.clear()
-    closed()
+    Promise.resolve(provider.close?.()).then(() => closed(), closed)
   })
-  done()
+  // Discovery and the first key fetch happen here, so that a misconfiguration stops startup.
+  Promise.resolve(provider.ready?.({ log: fastify.log })).then(() => done(), done)
 }
 
 export const plugin = fp(tokenAuthPlugin, { fastify: '5.x', name: 'fastify-token-auth' })

@@ -33,6 +33,13 @@ export interface Provider<P = Claims> {
   getExtra(payload: P): Extra
   /** How long the result may be cached, in milliseconds (the cache clamps it further). */
   getTtl(payload: P): number
+  /**
+   * Optional: prepares the provider at registration (discovery, a first JWKS fetch). Throws only
+   * for configuration errors; an unreachable identity provider must not stop the app starting.
+   */
+  ready?(ctx: { log: Logger }): Promise<void>
+  /** Optional: releases what the provider holds (connection pools). Called when the app closes. */
+  close?(): Promise<void>
 }
 
 /** A provider of any payload type: providers take their payload as a parameter, so no narrower type fits them all. */
@@ -106,6 +113,11 @@ export function assertProvider(value: unknown, path: string): asserts value is P
   for (const member of PROVIDER_FUNCTIONS) {
     if (typeof candidate[member] !== 'function') {
       throw new TypeError(`${path}.${member} must be a function (defineProvider fills the defaults)`)
+    }
+  }
+  for (const member of ['ready', 'close'] as const) {
+    if (candidate[member] !== undefined && typeof candidate[member] !== 'function') {
+      throw new TypeError(`${path}.${member} must be a function when present`)
     }
   }
 }

@@ -1,0 +1,140 @@
+// OAuth 2.0 Token Introspection (RFC 7662) for opaque tokens: one POST per validation over a
+// keep-alive pool, client authentication per RFC 6749 §2.3.1, and a strict reading of the
+// answer: only `"active": true` is active, and anything that is not a clean 200 JSON object is
+// an outage (503), never a pass and never cached.
+import type { Dispatcher } from 'undici'
+import type { Claims } from '../src/claims.js'
+import { InvalidTokenError, ProviderUnavailableError } from '../src/errors.js'
+import { asObject, DEFAULT_HTTP_TIMEOUT, DEFAULT_MAX_BYTES, fetchJson, unexpectedStatus } from '../src/http.js'
+import { defineProvider, ttlUntilExpiry, type Provider, type ProviderDefinition } from '../src/provider.js'
+import { assertHttpUrl } from './discovery.js'
+import { ProviderEndpoint, startOrWarn } from './endpoint.js'
+
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post'
+
+export interface IntrospectionProviderOptions {
+  /** The issuer: the endpoint comes from its discovery document, and answers' `iss` must match it. */
+  issuer?: string
+  /** The introspection endpoint, when not discovered from `issuer`. */
+  endpoint?: string
+  /** This API's client credentials at the identity provider. Required. */
+  clientId: string
+  clientSecret: string
+  /** How the credentials are sent. Default `'client_secret_basic'`. */
+  clientAuth?: ClientAuthMethod
+  /** `token_type_hint` sent with each request. Default `'access_token'`; `null` sends none. */
+  tokenTypeHint?: string | null
+  /** When set, the answer's `aud` must contain it. */
+  audience?: string | string[]
+  /** Deadline of one introspection call, in ms. Default 5,000. */
+  timeout?: number
+  /**
+   * Longest an active answer is trusted, in ms: the revocation window of this API. Default
+   * 60,000; 0 re-introspects every request. The cache's own maxTtl and the token's exp cap it too.
+   */
+  ttl?: number
+  /** Largest answer read, in bytes. Default 256 KiB. */
+  maxBytes?: number
+  /** Provider name (Auth.provider, cache namespace). Default `'introspection'`. */
+  name?: string
+  /** An undici Dispatcher. Default: a keep-alive pool for the endpoint's origin. */
+  dispatcher?: Dispatcher
+  /** Seconds of clock skew allowed on exp and nbf. Default 5. */
+  clockTolerance?: number
+  /** Overrides of the claim mapping. */
+  map?: Partial<Omit<ProviderDefinition<Claims>, 'name' | 'getPayload'>>
+}
+
+/** RFC 6749 §2.3.1: the id and secret are form-encoded before they are joined and base64-encoded. */
+export function basicCredentials(clientId: string, clientSecret: string): string {
+  const encode = (value: string): string => encodeURIComponent(value).replace(/%20/g, '+')
+  return `Basic ${Buffer.from(`${encode(clientId)}:${encode(clientSecret)}`).toString('base64')}`
+}
+
+function includesAudience(aud: unknown, expected: readonly string[]): boolean {
+  const granted = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : []
+  return expected.some((audience) => granted.includes(audience))
+}
+
+// token_type (RFC 7662 §2.2) and token_use (Ory Hydra, Cognito) name what the token is: a
+// refresh or ID token presented as a bearer token must not pass for an access token.
+const ACCESS_TOKEN_TYPES = new Set(['bearer', 'dpop', 'access_token', 'n_a'])
+
+function checkAnswer(answer: Record<string, unknown>, options: IntrospectionProviderOptions, audiences: string[] | undefined): void {
+  if (answer.active !== true) throw new InvalidTokenError('The access token is not active', { detail: `active is ${JSON.stringify(answer.active)}` })
+  if (typeof answer.token_type === 'string' && !ACCESS_TOKEN_TYPES.has(answer.token_type.toLowerCase())) {
+    throw new InvalidTokenError('The token is not an access token', { detail: `token_type ${answer.token_type}` })
+  }
+  if (answer.token_use !== undefined && answer.token_use !== 'access_token' && answer.token_use !== 'access') {
+    throw new InvalidTokenError('The token is not an access token', { detail: `token_use ${JSON.stringify(answer.token_use)}` })
+  }
+  if (options.issuer !== undefined && answer.iss !== undefined && answer.iss !== options.issuer) {
+    throw new InvalidTokenError('The access token was issued by another issuer', { detail: `iss ${JSON.stringify(answer.iss)}` })
+  }
+  if (audiences !== undefined && !includesAudience(answer.aud, audiences)) {
+    throw new InvalidTokenError('The access token is not meant for this API', { detail: `aud ${JSON.stringify(answer.aud)}` })
+  }
+}
+
+function checkOptions(options: IntrospectionProviderOptions): void {
+  if (options === null || typeof options !== 'object') throw new TypeError('introspectionProvider: options must be an object')
+  if (options.endpoint === undefined && options.issuer === undefined) throw new TypeError('introspectionProvider: issuer or endpoint is required')
+  if (options.endpoint !== undefined) assertHttpUrl(options.endpoint, 'introspectionProvider: endpoint')
+  if (options.issuer !== undefined) assertHttpUrl(options.issuer, 'introspectionProvider: issuer')
+  if (typeof options.clientId !== 'string' || options.clientId.length === 0) throw new TypeError('introspectionProvider: clientId is required')
+  if (typeof options.clientSecret !== 'string' || options.clientSecret.length === 0) throw new TypeError('introspectionProvider: clientSecret is required')
+  const method = options.clientAuth ?? 'client_secret_basic'
+  if (method !== 'client_secret_basic' && method !== 'client_secret_post') {
+    throw new TypeError('introspectionProvider: clientAuth must be "client_secret_basic" or "client_secret_post"')
+  }
+  if (options.ttl !== undefined && !(Number.isSafeInteger(options.ttl) && options.ttl >= 0)) throw new TypeError('introspectionProvider: ttl must be an integer >= 0 (ms)')
+}
+
+export function introspectionProvider(options: IntrospectionProviderOptions): Provider<Claims> {
+  checkOptions(options)
+  const clientAuth = options.clientAuth ?? 'client_secret_basic'
+  const tokenTypeHint = options.tokenTypeHint === undefined ? 'access_token' : options.tokenTypeHint
+  const audiences = options.audience === undefined ? undefined : ([] as string[]).concat(options.audience)
+  const ttl = options.ttl ?? 60_000
+  const timeout = options.timeout ?? DEFAULT_HTTP_TIMEOUT
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES
+  const authorization = clientAuth === 'client_secret_basic' ? basicCredentials(options.clientId, options.clientSecret) : undefined
+  const endpoint = new ProviderEndpoint({ ...options, member: 'introspection_endpoint', timeout })
+
+  const name = options.name ?? 'introspection'
+  const provider: Provider<Claims> = defineProvider<Claims>({
+    getTtl: (payload) => Math.min(ttlUntilExpiry(payload), ttl),
+    ...options.map,
+    name,
+    clockTolerance: options.clockTolerance ?? 5,
+    async getPayload(token, ctx) {
+      const url = await endpoint.url()
+      const form = new URLSearchParams({ token })
+      if (tokenTypeHint !== null) form.set('token_type_hint', tokenTypeHint)
+      const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }
+      if (authorization !== undefined) headers.authorization = authorization
+      else {
+        form.set('client_id', options.clientId)
+        form.set('client_secret', options.clientSecret)
+      }
+      const answer = await fetchJson(url, {
+        method: 'POST', headers, body: form.toString(), signal: ctx.signal, timeout, maxBytes,
+        dispatcher: endpoint.dispatcher(url), what: 'introspection endpoint',
+      })
+      if (answer.status === 401 || answer.status === 403) {
+        // Our own credentials were refused: every token would fail. Loud, and a 503, not a 401.
+        ctx.log.error({ tokenAuth: { provider: name, status: answer.status } },
+          'the introspection endpoint refused this API\'s client credentials: check clientId, clientSecret and clientAuth')
+        throw new ProviderUnavailableError('The identity provider refused this API\'s credentials')
+      }
+      if (answer.status !== 200) throw unexpectedStatus(answer, 'introspection endpoint')
+      const body = asObject(answer.json)
+      if (body === undefined) throw new ProviderUnavailableError('The introspection endpoint answered with something other than a JSON object')
+      checkAnswer(body, options, audiences)
+      return body
+    },
+    ready: ({ log }) => startOrWarn(log, name, () => endpoint.url()),
+    close: () => endpoint.close(),
+  })
+  return provider
+}
