@@ -8,7 +8,7 @@ export { tokenAuth, createCache, type TokenAuthOptions } from './pipeline.js'
 export { TokenCache, cacheKey, type CacheOptions } from './cache.js'
 export {
   defineProvider, assertProvider, standardCredentials, ttlUntilExpiry,
-  type Provider, type ProviderContext, type ProviderDefinition, type Logger,
+  type Provider, type AnyProvider, type ProviderContext, type ProviderDefinition, type Logger,
 } from './provider.js'
 export { subjectOf, scopesOf, numericDate, assertTimeWindow, profileOf, otherCredentialsOf, type Claims } from './claims.js'
 export {

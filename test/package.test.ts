@@ -39,6 +39,15 @@ describe('packed tarball in an empty project', { timeout: 240_000 }, () => {
       import Fastify from 'fastify'
       import fastifyTokenAuth, { tokenAuth, InvalidTokenError } from 'fastify-token-auth'
       import { testProvider } from 'fastify-token-auth/providers/test'
+      import { jwtProvider } from 'fastify-token-auth/providers/jwt'
+      import { introspectionProvider } from 'fastify-token-auth/providers/introspection'
+      import { userinfoProvider } from 'fastify-token-auth/providers/userinfo'
+      import { discover } from 'fastify-token-auth/providers/discovery'
+      const built = [
+        jwtProvider({ issuer: 'https://idp.test/', audience: 'api://x' }),
+        introspectionProvider({ endpoint: 'https://idp.test/introspect', clientId: 'a', clientSecret: 'b' }),
+        userinfoProvider({ endpoint: 'https://idp.test/me' }),
+      ].map((p) => p.name).join(',') + ',' + typeof discover
       const provider = testProvider({ tokens: { 'tok-1': { sub: 'alice', scope: 'read' } } })
       const app = Fastify()
       await app.register(fastifyTokenAuth, { provider })
@@ -46,11 +55,11 @@ describe('packed tarball in an empty project', { timeout: 240_000 }, () => {
       const ok = await app.inject({ url: '/me', headers: { authorization: 'Bearer tok-1' } })
       const no = await app.inject({ url: '/me' })
       const direct = await tokenAuth('tok-1', provider)
-      console.log(JSON.stringify({ ok: ok.statusCode, uid: ok.json().uid, no: no.statusCode, direct: direct.uid, err: typeof InvalidTokenError }))
+      console.log(JSON.stringify({ ok: ok.statusCode, uid: ok.json().uid, no: no.statusCode, direct: direct.uid, err: typeof InvalidTokenError, built }))
       await app.close()
     `)
     const output = execFileSync(process.execPath, ['consumer.mjs'], { cwd: dir, encoding: 'utf8' })
-    assert.deepEqual(JSON.parse(output), { ok: 200, uid: 'alice', no: 401, direct: 'alice', err: 'function' })
+    assert.deepEqual(JSON.parse(output), { ok: 200, uid: 'alice', no: 401, direct: 'alice', err: 'function', built: 'jwt,introspection,userinfo,function' })
   })
 
   test('tsc on a consumer file sees request.auth.uid as string', () => {
