@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Writable } from 'node:stream'
 import { describe, test } from 'node:test'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { Agent } from 'undici'
 import fastifyTokenAuth, { type TokenAuthPluginOptions } from '../../src/index.js'
 import { introspectionProvider, type IntrospectionProviderOptions } from '../../providers/introspection.js'
 import { API_AUDIENCE, API_CLIENT, API_CLIENT_POST, OTHER_AUDIENCE, useIdp } from '../helpers/idp.js'
@@ -157,6 +158,20 @@ describe('introspection provider against oidc-provider', () => {
     await sleep(2100)
     assert.equal((await get(app, access_token)).statusCode, 401)
     await app.close()
+  })
+
+  test('a user-supplied undici Dispatcher carries every call', async () => {
+    const seen: string[] = []
+    const dispatcher = new Agent().compose((dispatch) => (options, handler) => {
+      seen.push(`${options.method} ${options.path}`)
+      return dispatch(options, handler)
+    })
+    const app = await apiWith({ dispatcher }, { cache: false })
+    const { access_token } = await ctx.idp.token('web-opaque')
+    assert.equal((await get(app, access_token)).statusCode, 200)
+    assert.ok(seen.includes('POST /token/introspection'), seen.join())
+    await app.close()
+    await dispatcher.close()
   })
 
   test('options are checked', () => {
