@@ -41,6 +41,11 @@ export interface IntrospectionProviderOptions {
   dispatcher?: Dispatcher
   /** Seconds of clock skew allowed on exp and nbf. Default 5. */
   clockTolerance?: number
+  /**
+   * During an outage, keep serving a token's last active answer for up to this many ms past its
+   * cache entry (never past exp). Off by default: it widens the revocation window. At most 60,000.
+   */
+  staleIfError?: number
   /** Overrides of the claim mapping. */
   map?: Partial<Omit<ProviderDefinition<Claims>, 'name' | 'getPayload'>>
 }
@@ -88,6 +93,9 @@ function checkOptions(options: IntrospectionProviderOptions): void {
     throw new TypeError('introspectionProvider: clientAuth must be "client_secret_basic" or "client_secret_post"')
   }
   if (options.ttl !== undefined && !(Number.isSafeInteger(options.ttl) && options.ttl >= 0)) throw new TypeError('introspectionProvider: ttl must be an integer >= 0 (ms)')
+  if (options.staleIfError !== undefined && !(Number.isSafeInteger(options.staleIfError) && options.staleIfError >= 0 && options.staleIfError <= 60_000)) {
+    throw new TypeError('introspectionProvider: staleIfError must be an integer from 0 to 60,000 (ms)')
+  }
 }
 
 export function introspectionProvider(options: IntrospectionProviderOptions): Provider<Claims> {
@@ -106,6 +114,8 @@ export function introspectionProvider(options: IntrospectionProviderOptions): Pr
     getTtl: (payload) => Math.min(ttlUntilExpiry(payload), ttl),
     ...options.map,
     name,
+    namespace: `introspection ${options.issuer ?? options.endpoint ?? ''} ${options.clientId} ${(audiences ?? []).join(' ')}`,
+    staleIfError: options.staleIfError ?? 0,
     clockTolerance: options.clockTolerance ?? 5,
     async getPayload(token, ctx) {
       const url = await endpoint.url()

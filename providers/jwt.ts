@@ -143,6 +143,8 @@ export function jwtProvider(options: JwtProviderOptions): JwtProvider {
   const provider = defineProvider<JWTPayload>({
     ...options.map,
     name: options.name ?? 'jwt',
+    // A token accepted for one audience must never be served from a shared cache to another.
+    namespace: `jwt ${issuer} ${([] as string[]).concat(verifyOptions.audience as string | string[]).join(' ')}`,
     clockTolerance: verifyOptions.clockTolerance as number,
     async getPayload(token, ctx) {
       assertCompactJws(token)

@@ -50,6 +50,7 @@ export function userinfoProvider(options: UserinfoProviderOptions): Provider<Cla
     getTtl: () => ttl,
     ...options.map,
     name,
+    namespace: `userinfo ${options.endpoint ?? options.issuer ?? ''}`,
     async getPayload(token, ctx) {
       const url = await endpoint.url()
       const answer = await fetchJson(url, {

@@ -21,8 +21,11 @@ export interface CacheOptions {
 
 export const CACHE_DEFAULTS = Object.freeze({ max: 10_000, maxTtl: 300_000, negativeTtl: 0, negativeMax: 1_000 })
 
-/** The settled result of one provider call, as shared between concurrent requests. */
-export type Outcome = { auth: CachedAuth; ttl: number } | { failure: AuthFailure; cacheable: boolean }
+/**
+ * The settled result of one provider call, as shared between concurrent requests: `stale` when
+ * it is a last good answer served during an outage, `breakerOpen` when no call was made.
+ */
+export type Outcome = ({ auth: CachedAuth; ttl: number; stale?: boolean } | { failure: AuthFailure; cacheable: boolean }) & { breakerOpen?: boolean }
 
 function assertNonNegativeInteger(value: unknown, path: string, positive = false): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < (positive ? 1 : 0)) {
@@ -58,7 +61,9 @@ export class TokenCache {
     this.maxTtl = assertNonNegativeInteger(options.maxTtl ?? CACHE_DEFAULTS.maxTtl, `${path}.maxTtl`)
     this.negativeTtl = assertNonNegativeInteger(options.negativeTtl ?? CACHE_DEFAULTS.negativeTtl, `${path}.negativeTtl`)
     const negativeMax = assertNonNegativeInteger(options.negativeMax ?? CACHE_DEFAULTS.negativeMax, `${path}.negativeMax`, true)
-    if (this.maxTtl > 0) this.#entries = new LRUCache({ max: this.max, ttl: this.maxTtl, ttlAutopurge: false })
+    // Expired entries stay until the LRU pushes them out, so that a provider with staleIfError
+    // can fall back on them during an outage; get() never returns them.
+    if (this.maxTtl > 0) this.#entries = new LRUCache({ max: this.max, ttl: this.maxTtl, ttlAutopurge: false, noDeleteOnStaleGet: true })
     if (this.negativeTtl > 0) {
       this.#rejected = new LRUCache({ max: negativeMax, ttl: this.negativeTtl, ttlAutopurge: false })
     }
@@ -94,6 +99,21 @@ export class TokenCache {
   /** The entry under a key, without touching its recency or checking its expiry. */
   peek(key: string): CachedAuth | AuthFailure | undefined {
     return this.#entries?.peek(key) ?? this.#rejected?.peek(key)
+  }
+
+  /**
+   * An entry whose TTL ended at most `grace` ms ago and whose token has not reached exp: the last
+   * good answer, for use only while the identity provider cannot answer.
+   */
+  getStale(key: string, grace: number, nowMs = Date.now()): CachedAuth | undefined {
+    const entries = this.#entries
+    if (entries === undefined) return undefined
+    const remaining = entries.getRemainingTTL(key)
+    if (remaining >= 0 || -remaining > grace) return undefined
+    const entry = entries.peek(key, { allowStale: true })
+    const expiresAt = entry?.credentials.expiresAt
+    if (entry === undefined || (expiresAt !== undefined && expiresAt * 1000 <= nowMs)) return undefined
+    return entry
   }
 
   getRejected(key: string): AuthFailure | undefined {

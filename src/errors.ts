@@ -58,9 +58,15 @@ export class ProviderUnavailableError extends TokenAuthError {
   override name = 'ProviderUnavailableError'
   /** Seconds the client should wait, when the identity provider said so. */
   readonly retryAfter: number | undefined
-  constructor(message = FAILURES.provider_unavailable.description, options?: { retryAfter?: number; cause?: unknown }) {
+  /**
+   * Whether one quick retry may succeed: a refused or reset connection, a 502 from a proxy.
+   * Not a timeout (a slow identity provider is not helped by more load), not a 429.
+   */
+  readonly retryable: boolean
+  constructor(message = FAILURES.provider_unavailable.description, options?: { retryAfter?: number; retryable?: boolean; cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause })
     this.retryAfter = options?.retryAfter
+    this.retryable = options?.retryable ?? false
   }
 }
 

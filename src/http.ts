@@ -79,7 +79,9 @@ export async function fetchJson(url: string | URL, options: HttpCallOptions): Pr
       bodyTimeout: options.timeout,
     })
   } catch (cause) {
-    throw new ProviderUnavailableError(`The ${options.what} could not be reached`, { cause })
+    // A deadline that passed is not worth a retry; a refused or reset connection may be.
+    const timedOut = signal.aborted || (cause as { code?: unknown }).code === 'UND_ERR_HEADERS_TIMEOUT'
+    throw new ProviderUnavailableError(`The ${options.what} could not be reached`, { cause, retryable: !timedOut })
   }
   const { statusCode, headers, body } = response
   if (statusCode < 200 || statusCode > 299) {
@@ -92,7 +94,7 @@ export async function fetchJson(url: string | URL, options: HttpCallOptions): Pr
     text = await readBounded(body, options.maxBytes, options.what)
   } catch (cause) {
     if (cause instanceof ProviderUnavailableError) throw cause
-    throw new ProviderUnavailableError(`The ${options.what} answer was cut off`, { cause })
+    throw new ProviderUnavailableError(`The ${options.what} answer was cut off`, { cause, retryable: !signal.aborted })
   }
   if (!isJson(headers)) {
     throw new ProviderUnavailableError(`The ${options.what} answered ${statusCode} without JSON`, {
@@ -106,9 +108,14 @@ export async function fetchJson(url: string | URL, options: HttpCallOptions): Pr
   }
 }
 
+const RETRYABLE_STATUSES = new Set([500, 502, 503, 504])
+
 /** The error for an answer whose status says the identity provider could not serve it. */
 export function unexpectedStatus(answer: HttpAnswer, what: string): ProviderUnavailableError {
-  return new ProviderUnavailableError(`The ${what} answered ${answer.status}`, { retryAfter: retryAfterOf(answer.headers) })
+  const retryAfter = retryAfterOf(answer.headers)
+  // A server that asks for more than a second of patience is not retried at once.
+  const retryable = RETRYABLE_STATUSES.has(answer.status) && (retryAfter === undefined || retryAfter <= 1)
+  return new ProviderUnavailableError(`The ${what} answered ${answer.status}`, { retryAfter, retryable })
 }
 
 /** A JSON object (not an array, not null), or undefined. */

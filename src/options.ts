@@ -1,5 +1,6 @@
 // The plugin's options, each documented once next to its default, and their normalization:
 // wrong types fail at registration with the option's path; the request path reads settled values.
+import type { BreakerOptions } from './breaker.js'
 import { TokenCache, type CacheOptions } from './cache.js'
 import { quotable } from './errors.js'
 import type { ExtractOptions } from './extract-token.js'
@@ -23,8 +24,14 @@ export interface TokenAuthPluginOptions {
    * browser history. When on, log URLs through `redactUrl` (see README).
    */
   allowQuery?: boolean
-  /** Deadline for an identity provider's answer, in ms; past it the request gets a 503. Default 5,000. */
+  /** Deadline for validating one token at the identity provider (one retry included), in ms; past it the request gets a 503. Default 5,000. */
   timeout?: number
+  /**
+   * Circuit breaker for the provider: after `threshold` consecutive failed calls it is not called
+   * for `cooldown` ms (fast 503s with Retry-After), then one probe decides. `false` turns it off.
+   * Default `{ threshold: 5, cooldown: 10_000 }`.
+   */
+  breaker?: BreakerOptions | false
 }
 
 export interface NormalizedOptions {
@@ -37,7 +44,19 @@ export interface NormalizedOptions {
 export const PLUGIN_DEFAULTS = Object.freeze({ realm: 'api', allowQuery: false })
 
 // Ours, plus what Fastify's register() itself may pass along.
-const KNOWN_OPTIONS = new Set(['provider', 'cache', 'realm', 'maxTokenLength', 'allowQuery', 'timeout', 'prefix', 'logLevel', 'logSerializers'])
+const KNOWN_OPTIONS = new Set(['provider', 'cache', 'realm', 'maxTokenLength', 'allowQuery', 'timeout', 'breaker', 'prefix', 'logLevel', 'logSerializers'])
+
+function checkBreaker(value: unknown): BreakerOptions | false | undefined {
+  if (value === undefined || value === false) return value
+  if (value === null || typeof value !== 'object') throw new TypeError('fastify-token-auth: options.breaker must be false or { threshold, cooldown }')
+  const { threshold, cooldown } = value as BreakerOptions
+  for (const [name, member] of [['threshold', threshold], ['cooldown', cooldown]] as const) {
+    if (member !== undefined && !(Number.isSafeInteger(member) && member >= 1)) {
+      throw new TypeError(`fastify-token-auth: options.breaker.${name} must be an integer >= 1`)
+    }
+  }
+  return value
+}
 
 export function normalizeOptions(options: TokenAuthPluginOptions, log: Logger): NormalizedOptions {
   if (options === null || typeof options !== 'object') throw new TypeError('fastify-token-auth: options must be an object')
@@ -53,7 +72,7 @@ export function normalizeOptions(options: TokenAuthPluginOptions, log: Logger): 
   if (typeof allowQuery !== 'boolean') throw new TypeError('fastify-token-auth: options.allowQuery must be a boolean')
   const cache = options.cache instanceof TokenCache ? options.cache : new TokenCache(options.cache ?? {}, 'fastify-token-auth: options.cache')
   const settings = resolveSettings(
-    { cache, timeout: options.timeout, maxTokenLength: options.maxTokenLength, logger: log },
+    { cache, timeout: options.timeout, maxTokenLength: options.maxTokenLength, logger: log, breaker: checkBreaker(options.breaker) },
     'fastify-token-auth: options',
   )
   return {

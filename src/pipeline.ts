@@ -1,20 +1,22 @@
 // tokenAuth(): the whole validation of one token, without Fastify. Cache hit → answer at once;
 // miss → one provider call shared by every concurrent request for the token, under a deadline;
 // the result is cached unless it is transient.
-import {
-  buildFailure, hasScopes, isAuthFailure, STRATEGY, withToken, type Auth, type AuthFailure, type CachedAuth,
-} from './auth.js'
+import { buildFailure, hasScopes, isAuthFailure, withToken, type Auth, type AuthFailure } from './auth.js'
+import type { BreakerOptions } from './breaker.js'
 import { cacheKey, TokenCache, type Outcome } from './cache.js'
-import { isInvalidTokenError, isProviderUnavailableError, InvalidTokenError, ProviderUnavailableError } from './errors.js'
+import { channels } from './diagnostics.js'
 import { checkToken } from './extract-token.js'
-import { describeError, fingerprint, SILENT_LOGGER } from './log.js'
-import { assertProvider, type AnyProvider, type Logger, type Provider, type ProviderContext } from './provider.js'
+import { fingerprint, SILENT_LOGGER } from './log.js'
+import { assertProvider, type AnyProvider, type Logger, type Provider } from './provider.js'
+import { callProvider } from './provider-call.js'
 
 export interface TokenAuthOptions {
   /** A shared TokenCache (see createCache), or false / absent for none. */
   cache?: TokenCache | false
-  /** Deadline for the provider's answer, in ms. Default 5,000. */
+  /** Deadline for validating one token at the provider (a retry included), in ms. Default 5,000. */
   timeout?: number
+  /** Circuit breaker per provider: `{ threshold, cooldown }`, or false. Default `{ threshold: 5, cooldown: 10_000 }`. */
+  breaker?: BreakerOptions | false
   /** Scopes the token must carry; otherwise an `insufficient_scope` failure. */
   scopes?: readonly string[]
   /** Longest token accepted, in characters. Default 8,192. */
@@ -29,6 +31,7 @@ export interface PipelineSettings {
   timeout: number
   maxTokenLength: number
   log: Logger
+  breaker: BreakerOptions | false
 }
 
 export const PIPELINE_DEFAULTS = Object.freeze({ timeout: 5_000, maxTokenLength: 8_192 })
@@ -49,99 +52,56 @@ export function resolveSettings(options: TokenAuthOptions, path = 'options'): Pi
     timeout: positiveInteger(options.timeout, PIPELINE_DEFAULTS.timeout, `${path}.timeout`),
     maxTokenLength: positiveInteger(options.maxTokenLength, PIPELINE_DEFAULTS.maxTokenLength, `${path}.maxTokenLength`),
     log: options.logger ?? SILENT_LOGGER,
+    breaker: options.breaker ?? {},
   }
 }
 
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value)
-    for (const member of Object.values(value)) deepFreeze(member)
-  }
-  return value
-}
+type CacheEvent = 'hit' | 'negative' | 'miss' | 'joined'
 
-function rejectOnAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason as Error)
-    signal.addEventListener('abort', onAbort, { once: true })
-    work.then(
-      (value) => { signal.removeEventListener('abort', onAbort); resolve(value) },
-      (err: Error) => { signal.removeEventListener('abort', onAbort); reject(err) },
-    )
+function publishValidation(provider: Provider<unknown>, key: string, result: Auth | AuthFailure, cache: CacheEvent | 'breaker' | 'stale', started: number): void {
+  channels.validation.publish({
+    provider: provider.name,
+    token: fingerprint(key),
+    outcome: isAuthFailure(result) ? (result.errors[0]?.messageKey ?? 'invalid_token') : 'accepted',
+    cache,
+    durationMs: performance.now() - started,
   })
 }
 
-async function validate(provider: Provider<unknown>, token: string, ctx: ProviderContext): Promise<Outcome> {
-  const payload = await provider.getPayload(token, ctx)
-  if ((await provider.validToken(token, payload, ctx)) !== true) throw new InvalidTokenError()
-  const uid = provider.getUid(payload)
-  if (typeof uid !== 'string' || uid.length === 0) {
-    throw new InvalidTokenError('The access token names no subject', { detail: 'getUid returned no string' })
-  }
-  const auth: CachedAuth = {
-    uid,
-    provider: provider.name,
-    strategy: STRATEGY,
-    credentials: provider.getCredentials(payload),
-    info: provider.getInfo(payload),
-    extra: provider.getExtra(payload),
-  }
-  // Shared by every request that hits this entry: nobody may change it under the others.
-  return { auth: deepFreeze(auth), ttl: provider.getTtl(payload) }
+/** The namespace of a provider's cache entries: its configuration (issuer, audience) when it says, else its name. */
+export function namespaceOf(provider: Provider<unknown>): string {
+  return provider.namespace ?? provider.name
 }
 
-/** Runs the provider under the deadline and turns every error into a failure outcome. */
-async function callProvider(provider: Provider<unknown>, token: string, key: string, settings: PipelineSettings): Promise<Outcome> {
-  const controller = new AbortController()
-  const timer = setTimeout(() => {
-    controller.abort(new ProviderUnavailableError('The identity provider did not answer in time', {
-      cause: new Error(`no answer within ${settings.timeout} ms`),
-    }))
-  }, settings.timeout)
-  const ctx: ProviderContext = { signal: controller.signal, log: settings.log }
-  try {
-    return await rejectOnAbort(validate(provider, token, ctx), controller.signal)
-  } catch (err) {
-    return failureOutcome(err, provider.name, token, key, settings.log)
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
-/** A provider's message, unless it quotes the token: then the generic one (undefined). */
-function publicMessage(message: string, token: string): string | undefined {
-  return message.length > 0 && !message.includes(token) ? message : undefined
-}
-
-function failureOutcome(err: unknown, providerName: string, token: string, key: string, log: Logger): Outcome {
-  const tokenRef = fingerprint(key)
-  if (isInvalidTokenError(err)) {
-    log.debug({ tokenAuth: { provider: providerName, token: tokenRef, key: 'invalid_token', err: describeError(err, token) } }, 'token rejected')
-    return { failure: Object.freeze(buildFailure(providerName, 'invalid_token', publicMessage(err.message, token))), cacheable: true }
-  }
-  if (isProviderUnavailableError(err)) {
-    log.warn({ tokenAuth: { provider: providerName, token: tokenRef, key: 'provider_unavailable', err: describeError(err, token) } }, 'identity provider unavailable')
-    return { failure: buildFailure(providerName, 'provider_unavailable', publicMessage(err.message, token), err.retryAfter), cacheable: false }
-  }
-  // Anything else is a bug in the provider: fail closed, loudly, and do not remember it.
-  log.error({ tokenAuth: { provider: providerName, token: tokenRef, key: 'provider_unavailable', err: describeError(err, token) } }, 'provider threw an unexpected error')
-  return { failure: buildFailure(providerName, 'provider_unavailable'), cacheable: false }
-}
-
-function settle(outcome: Outcome, token: string): Auth | AuthFailure {
-  return 'auth' in outcome ? withToken(outcome.auth, token) : outcome.failure
+/**
+ * An outage with a recent good answer for this token: serve it for the provider's
+ * `staleIfError` grace (opt-in), never past the token's exp, and say so in the log.
+ */
+function staleOrOutcome(outcome: Outcome, provider: Provider<unknown>, key: string, settings: PipelineSettings): Outcome {
+  const grace = provider.staleIfError ?? 0
+  if (grace <= 0 || !('failure' in outcome) || outcome.cacheable) return outcome
+  const stale = settings.cache.getStale(key, grace)
+  if (stale === undefined) return outcome
+  settings.log.warn({ tokenAuth: { provider: provider.name, token: fingerprint(key) } }, 'identity provider unavailable; serving the last good answer (staleIfError)')
+  return { auth: stale, ttl: 0, stale: true }
 }
 
 function startFlight(provider: Provider<unknown>, token: string, key: string, settings: PipelineSettings): Promise<Outcome> {
   const { cache } = settings
-  const flight = callProvider(provider, token, key, settings).then((outcome) => {
+  const flight = callProvider(provider, token, key, settings).then((called) => {
     cache.flights.delete(key)
-    if ('auth' in outcome) cache.set(key, outcome.auth, outcome.ttl)
-    else if (outcome.cacheable) cache.setRejected(key, outcome.failure)
+    const outcome = staleOrOutcome(called, provider, key, settings)
+    if ('auth' in outcome) {
+      if (outcome.stale !== true) cache.set(key, outcome.auth, outcome.ttl)
+    } else if (outcome.cacheable) cache.setRejected(key, outcome.failure)
     return outcome
   })
   cache.flights.set(key, flight)
   return flight
+}
+
+function settle(outcome: Outcome, token: string): Auth | AuthFailure {
+  return 'auth' in outcome ? withToken(outcome.auth, token) : outcome.failure
 }
 
 /**
@@ -150,13 +110,29 @@ function startFlight(provider: Provider<unknown>, token: string, key: string, se
  */
 export function authenticateExtracted(token: string, provider: Provider<unknown>, settings: PipelineSettings): Auth | AuthFailure | Promise<Auth | AuthFailure> {
   const { cache } = settings
-  const key = cacheKey(provider.name, token)
+  const key = cacheKey(namespaceOf(provider), token)
+  const observed = channels.validation.hasSubscribers
+  const started = observed ? performance.now() : 0
   const hit = cache.get(key)
-  if (hit !== undefined) return withToken(hit, token)
+  if (hit !== undefined) {
+    const auth = withToken(hit, token)
+    if (observed) publishValidation(provider, key, auth, 'hit', started)
+    return auth
+  }
   const rejected = cache.getRejected(key)
-  if (rejected !== undefined) return rejected
-  const flight = cache.flights.get(key) ?? startFlight(provider, token, key, settings)
-  return flight.then((outcome) => settle(outcome, token))
+  if (rejected !== undefined) {
+    if (observed) publishValidation(provider, key, rejected, 'negative', started)
+    return rejected
+  }
+  const joined = cache.flights.get(key)
+  const flight = joined ?? startFlight(provider, token, key, settings)
+  if (!observed) return flight.then((outcome) => settle(outcome, token))
+  return flight.then((outcome) => {
+    const result = settle(outcome, token)
+    const event = outcome.breakerOpen === true ? 'breaker' : 'auth' in outcome && outcome.stale === true ? 'stale' : joined !== undefined ? 'joined' : 'miss'
+    publishValidation(provider, key, result, event, started)
+    return result
+  })
 }
 
 /** The pipeline for any string: bad syntax is refused before the cache or the provider see it. */

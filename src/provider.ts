@@ -40,6 +40,16 @@ export interface Provider<P = Claims> {
   ready?(ctx: { log: Logger }): Promise<void>
   /** Optional: releases what the provider holds (connection pools). Called when the app closes. */
   close?(): Promise<void>
+  /**
+   * Optional: what its cache entries are bound to besides the token (issuer, audience), so that
+   * two providers sharing a cache never serve each other's results. Default: `name`.
+   */
+  namespace?: string
+  /**
+   * Optional: during an outage, how long past its cache entry a good answer may still be served,
+   * in ms (never past the token's exp). Default 0: off.
+   */
+  staleIfError?: number
 }
 
 /** A provider of any payload type: providers take their payload as a parameter, so no narrower type fits them all. */
@@ -119,5 +129,9 @@ export function assertProvider(value: unknown, path: string): asserts value is P
     if (candidate[member] !== undefined && typeof candidate[member] !== 'function') {
       throw new TypeError(`${path}.${member} must be a function when present`)
     }
+  }
+  if (candidate.namespace !== undefined && typeof candidate.namespace !== 'string') throw new TypeError(`${path}.namespace must be a string when present`)
+  if (candidate.staleIfError !== undefined && !(typeof candidate.staleIfError === 'number' && candidate.staleIfError >= 0)) {
+    throw new TypeError(`${path}.staleIfError must be a number of ms >= 0 when present`)
   }
 }

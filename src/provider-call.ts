@@ -1,0 +1,150 @@
+// One validation at the identity provider: under the pipeline's deadline, through the
+// provider's circuit breaker, with at most one jittered retry for a fast transient failure when
+// it fits the deadline; every error becomes a failure outcome, and nothing here throws.
+import { buildFailure, STRATEGY, type CachedAuth } from './auth.js'
+import { CircuitBreaker, type BreakerOptions } from './breaker.js'
+import type { Outcome } from './cache.js'
+import { channels } from './diagnostics.js'
+import { InvalidTokenError, isInvalidTokenError, isProviderUnavailableError, ProviderUnavailableError, type FailureKey } from './errors.js'
+import { describeError, fingerprint } from './log.js'
+import type { Logger, Provider, ProviderContext } from './provider.js'
+
+export interface CallSettings {
+  /** The overall deadline for one token, in ms (every attempt included). */
+  timeout: number
+  log: Logger
+  /** Circuit breaker options, or false for none. */
+  breaker: BreakerOptions | false
+}
+
+// One breaker per provider object, shared by every registration and tokenAuth() call that uses it.
+const breakers = new WeakMap<object, CircuitBreaker>()
+
+export function breakerOf(provider: Provider<unknown>, options: BreakerOptions | false, log: Logger): CircuitBreaker | undefined {
+  if (options === false) return undefined
+  let breaker = breakers.get(provider)
+  if (breaker === undefined) {
+    breaker = new CircuitBreaker(options, (from, to) => {
+      const level = to === 'open' ? 'error' : 'warn'
+      log[level]({ tokenAuth: { provider: provider.name, breaker: to } }, `identity provider circuit ${to}`)
+      if (channels.breaker.hasSubscribers) channels.breaker.publish({ provider: provider.name, from, to })
+    })
+    breakers.set(provider, breaker)
+  }
+  return breaker
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const member of Object.values(value)) deepFreeze(member)
+  }
+  return value
+}
+
+async function validate(provider: Provider<unknown>, token: string, ctx: ProviderContext): Promise<Outcome> {
+  const payload = await provider.getPayload(token, ctx)
+  if ((await provider.validToken(token, payload, ctx)) !== true) throw new InvalidTokenError()
+  const uid = provider.getUid(payload)
+  if (typeof uid !== 'string' || uid.length === 0) {
+    throw new InvalidTokenError('The access token names no subject', { detail: 'getUid returned no string' })
+  }
+  const auth: CachedAuth = {
+    uid,
+    provider: provider.name,
+    strategy: STRATEGY,
+    credentials: provider.getCredentials(payload),
+    info: provider.getInfo(payload),
+    extra: provider.getExtra(payload),
+  }
+  // Shared by every request that hits this entry: nobody may change it under the others.
+  return { auth: deepFreeze(auth), ttl: provider.getTtl(payload) }
+}
+
+function rejectOnAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error)
+    signal.addEventListener('abort', onAbort, { once: true })
+    work.then(
+      (value) => { signal.removeEventListener('abort', onAbort); resolve(value) },
+      (err: Error) => { signal.removeEventListener('abort', onAbort); reject(err) },
+    )
+  })
+}
+
+/** A provider's message, unless it quotes the token: then the generic one (undefined). */
+function publicMessage(message: string, token: string): string | undefined {
+  return message.length > 0 && !message.includes(token) ? message : undefined
+}
+
+function failureOutcome(err: unknown, provider: Provider<unknown>, token: string, key: string, log: Logger): Outcome {
+  const name = provider.name
+  const tokenRef = fingerprint(key)
+  if (isInvalidTokenError(err)) {
+    log.debug({ tokenAuth: { provider: name, token: tokenRef, key: 'invalid_token', err: describeError(err, token) } }, 'token rejected')
+    return { failure: Object.freeze(buildFailure(name, 'invalid_token', publicMessage(err.message, token))), cacheable: true }
+  }
+  if (isProviderUnavailableError(err)) {
+    log.warn({ tokenAuth: { provider: name, token: tokenRef, key: 'provider_unavailable', err: describeError(err, token) } }, 'identity provider unavailable')
+    return { failure: buildFailure(name, 'provider_unavailable', publicMessage(err.message, token), err.retryAfter), cacheable: false }
+  }
+  // Anything else is a bug in the provider or its configuration: fail closed, loudly, and do not remember it.
+  log.error({ tokenAuth: { provider: name, token: tokenRef, key: 'provider_unavailable', err: describeError(err, token) } }, 'provider threw an unexpected error')
+  return { failure: buildFailure(name, 'provider_unavailable'), cacheable: false }
+}
+
+function outcomeKey(outcome: Outcome): 'answered' | FailureKey {
+  return 'auth' in outcome ? 'answered' : (outcome.failure.errors[0]?.messageKey ?? 'invalid_token')
+}
+
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms)
+    signal.addEventListener('abort', () => { clearTimeout(timer); resolve() }, { once: true })
+  })
+
+/** Smallest remaining deadline worth a retry, in ms, beyond the jitter itself. */
+const RETRY_FLOOR = 100
+
+/** Calls the provider for one token; resolves with an outcome, never rejects. */
+export async function callProvider(provider: Provider<unknown>, token: string, key: string, settings: CallSettings): Promise<Outcome> {
+  const breaker = breakerOf(provider, settings.breaker, settings.log)
+  const wait = breaker?.refuse()
+  if (wait !== undefined) {
+    return { failure: buildFailure(provider.name, 'provider_unavailable', 'The identity provider is unavailable (circuit open)', wait), cacheable: false, breakerOpen: true }
+  }
+  const started = performance.now()
+  const deadline = started + settings.timeout
+  const controller = new AbortController()
+  const timer = setTimeout(() => {
+    controller.abort(new ProviderUnavailableError('The identity provider did not answer in time', {
+      cause: new Error(`no answer within ${settings.timeout} ms`),
+    }))
+  }, settings.timeout)
+  const ctx: ProviderContext = { signal: controller.signal, log: settings.log }
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const attemptStarted = performance.now()
+      let outcome: Outcome
+      let retryable = false
+      try {
+        outcome = await rejectOnAbort(validate(provider, token, ctx), controller.signal)
+      } catch (err) {
+        outcome = failureOutcome(err, provider, token, key, settings.log)
+        retryable = isProviderUnavailableError(err) && err.retryable && !controller.signal.aborted
+      }
+      const transient = 'failure' in outcome && !outcome.cacheable
+      if (channels.providerCall.hasSubscribers) {
+        channels.providerCall.publish({ provider: provider.name, token: fingerprint(key), attempt, outcome: outcomeKey(outcome), durationMs: performance.now() - attemptStarted })
+      }
+      if (transient) breaker?.failure()
+      else breaker?.success()
+      const jitter = 50 + Math.random() * 150
+      if (!retryable || attempt > 1 || breaker?.state === 'open' || deadline - performance.now() < jitter + RETRY_FLOOR) return outcome
+      await sleep(jitter, controller.signal)
+      if (controller.signal.aborted) return outcome
+    }
+  } finally {
+    clearTimeout(timer)
+  }
+}
