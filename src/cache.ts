@@ -47,6 +47,8 @@ export class TokenCache {
   readonly flights = new Map<string, Promise<Outcome>>()
   readonly #entries: LRUCache<string, CachedAuth> | undefined
   readonly #rejected: LRUCache<string, AuthFailure> | undefined
+  /** Raw tokens (and their provider's namespace) by key, kept in memory only while background re-validation needs them. */
+  #tokens: Map<string, { token: string; namespace: string }> | undefined
 
   /** `false` keeps nothing between requests (but concurrent misses still share one call). */
   constructor(options: CacheOptions | false = {}, path = 'cache') {
@@ -63,7 +65,13 @@ export class TokenCache {
     const negativeMax = assertNonNegativeInteger(options.negativeMax ?? CACHE_DEFAULTS.negativeMax, `${path}.negativeMax`, true)
     // Expired entries stay until the LRU pushes them out, so that a provider with staleIfError
     // can fall back on them during an outage; get() never returns them.
-    if (this.maxTtl > 0) this.#entries = new LRUCache({ max: this.max, ttl: this.maxTtl, ttlAutopurge: false, noDeleteOnStaleGet: true })
+    if (this.maxTtl > 0) {
+      this.#entries = new LRUCache({
+        max: this.max, ttl: this.maxTtl, ttlAutopurge: false, noDeleteOnStaleGet: true,
+        // An entry that leaves the cache takes its retained token with it.
+        dispose: (_value, key) => this.#tokens?.delete(key),
+      })
+    }
     if (this.negativeTtl > 0) {
       this.#rejected = new LRUCache({ max: negativeMax, ttl: this.negativeTtl, ttlAutopurge: false })
     }
@@ -124,7 +132,31 @@ export class TokenCache {
    * Stores a validated entry for min(ttl, maxTtl, exp − now). Returns the TTL used, or 0 when
    * the entry was not stored (cache off, TTL spent or not a number).
    */
-  set(key: string, auth: CachedAuth, ttl: number, nowMs = Date.now()): number {
+  /**
+   * Keeps each entry's raw token beside it from now on, for background re-validation. Off unless
+   * asked: it is the only place the library holds a raw token past a request.
+   */
+  retainTokens(): void {
+    this.#tokens ??= new Map()
+  }
+
+  /** Retained tokens held now (0 unless retainTokens() was called). */
+  get retainedTokens(): number {
+    return this.#tokens?.size ?? 0
+  }
+
+  /** Keys of one provider's validated entries with a retained token. */
+  revalidationKeys(namespace: string): string[] {
+    const keys: string[] = []
+    for (const [key, retained] of this.#tokens ?? []) if (retained.namespace === namespace) keys.push(key)
+    return keys
+  }
+
+  tokenOf(key: string): string | undefined {
+    return this.#tokens?.get(key)?.token
+  }
+
+  set(key: string, auth: CachedAuth, ttl: number, nowMs = Date.now(), retain?: { token: string; namespace: string }): number {
     if (this.#entries === undefined) return 0
     let clamped = Math.min(ttl, this.maxTtl)
     const expiresAt = auth.credentials.expiresAt
@@ -132,6 +164,7 @@ export class TokenCache {
     clamped = Math.floor(clamped)
     if (!(clamped >= 1)) return 0
     this.#entries.set(key, auth, { ttl: clamped })
+    if (this.#tokens !== undefined && retain !== undefined) this.#tokens.set(key, retain)
     return clamped
   }
 
@@ -144,10 +177,12 @@ export class TokenCache {
   delete(key: string): void {
     this.#entries?.delete(key)
     this.#rejected?.delete(key)
+    this.#tokens?.delete(key)
   }
 
   clear(): void {
     this.#entries?.clear()
     this.#rejected?.clear()
+    this.#tokens?.clear()
   }
 }

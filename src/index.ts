@@ -22,6 +22,7 @@ export {
 export { extractToken, type ExtractInput, type ExtractOptions, type ExtractResult, type ExtractFailure } from './extract-token.js'
 export { redactUrl, logSerializers } from './log.js'
 export { channels } from './diagnostics.js'
+export type { RevalidateOptions, RevokedEvent } from './revalidate.js'
 export { CircuitBreaker, type BreakerOptions, type BreakerState } from './breaker.js'
 export type { TokenAuthPluginOptions } from './options.js'
 export type { RouteAuthConfig, TokenAuthDecorator } from './types.js'

@@ -1,6 +1,7 @@
 // The plugin's options, each documented once next to its default, and their normalization:
 // wrong types fail at registration with the option's path; the request path reads settled values.
 import type { BreakerOptions } from './breaker.js'
+import type { RevalidateOptions } from './revalidate.js'
 import { TokenCache, type CacheOptions } from './cache.js'
 import { quotable } from './errors.js'
 import type { ExtractOptions } from './extract-token.js'
@@ -32,6 +33,12 @@ export interface TokenAuthPluginOptions {
    * Default `{ threshold: 5, cooldown: 10_000 }`.
    */
   breaker?: BreakerOptions | false
+  /**
+   * Background re-validation: each cached token is checked again at the identity provider about
+   * once per `interval` ms, and evicted (with a 'revoked' event on `app.tokenAuth.events`) when
+   * no longer valid. Keeps the raw tokens of cached entries in memory. Default: off.
+   */
+  revalidate?: RevalidateOptions | false
 }
 
 export interface NormalizedOptions {
@@ -39,12 +46,13 @@ export interface NormalizedOptions {
   realm: string
   extract: ExtractOptions
   settings: PipelineSettings
+  revalidate: RevalidateOptions | undefined
 }
 
 export const PLUGIN_DEFAULTS = Object.freeze({ realm: 'api', allowQuery: false })
 
 // Ours, plus what Fastify's register() itself may pass along.
-const KNOWN_OPTIONS = new Set(['provider', 'cache', 'realm', 'maxTokenLength', 'allowQuery', 'timeout', 'breaker', 'prefix', 'logLevel', 'logSerializers'])
+const KNOWN_OPTIONS = new Set(['provider', 'cache', 'realm', 'maxTokenLength', 'allowQuery', 'timeout', 'breaker', 'revalidate', 'prefix', 'logLevel', 'logSerializers'])
 
 function checkBreaker(value: unknown): BreakerOptions | false | undefined {
   if (value === undefined || value === false) return value
@@ -56,6 +64,16 @@ function checkBreaker(value: unknown): BreakerOptions | false | undefined {
     }
   }
   return value
+}
+
+function checkRevalidate(value: unknown, cache: TokenCache): RevalidateOptions | undefined {
+  if (value === undefined || value === false) return undefined
+  const interval = (value as RevalidateOptions | null)?.interval
+  if (typeof interval !== 'number' || !Number.isSafeInteger(interval) || interval < 10) {
+    throw new TypeError('fastify-token-auth: options.revalidate.interval must be an integer >= 10 (ms)')
+  }
+  if (!cache.enabled) throw new TypeError('fastify-token-auth: options.revalidate needs the cache (it re-checks cached entries)')
+  return value as RevalidateOptions
 }
 
 export function normalizeOptions(options: TokenAuthPluginOptions, log: Logger): NormalizedOptions {
@@ -80,5 +98,6 @@ export function normalizeOptions(options: TokenAuthPluginOptions, log: Logger): 
     realm,
     extract: { maxTokenLength: settings.maxTokenLength, allowQuery },
     settings,
+    revalidate: checkRevalidate(options.revalidate, cache),
   }
 }

@@ -92,7 +92,7 @@ function startFlight(provider: Provider<unknown>, token: string, key: string, se
     cache.flights.delete(key)
     const outcome = staleOrOutcome(called, provider, key, settings)
     if ('auth' in outcome) {
-      if (outcome.stale !== true) cache.set(key, outcome.auth, outcome.ttl)
+      if (outcome.stale !== true) cache.set(key, outcome.auth, outcome.ttl, Date.now(), { token, namespace: namespaceOf(provider) })
     } else if (outcome.cacheable) cache.setRejected(key, outcome.failure)
     return outcome
   })

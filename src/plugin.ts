@@ -8,7 +8,9 @@ import { challenge, DEFAULT_RETRY_AFTER } from './errors.js'
 import { extractToken, NO_TOKEN } from './extract-token.js'
 import { normalizeOptions, type NormalizedOptions, type TokenAuthPluginOptions } from './options.js'
 import { authenticate, authenticateExtracted, requireScopes } from './pipeline.js'
+import { Revalidator, type RevokedEvent } from './revalidate.js'
 import type { RouteAuthConfig, TokenAuthDecorator } from './types.js'
+import { EventEmitter } from 'node:events'
 
 /** A route's settled rule: skip (no authentication at all), optional, or enforced with scopes. */
 interface RouteRule {
@@ -71,6 +73,9 @@ function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPluginOptio
     return
   }
   const { provider, realm, extract, settings } = settled
+  const events = new EventEmitter<{ revoked: [RevokedEvent] }>()
+  const revalidator = settled.revalidate === undefined ? undefined : new Revalidator(provider, settings, settled.revalidate)
+  revalidator?.on('revoked', (event) => events.emit('revoked', event))
   const missing = Object.freeze(buildFailure(provider.name, 'missing_token'))
 
   /** Authenticates once per request; later calls (requireAuth after the hook) reuse the result. */
@@ -113,6 +118,7 @@ function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPluginOptio
   const decorator: TokenAuthDecorator = {
     provider,
     cache: settings.cache,
+    events,
     async verify(token, verifyOptions) {
       return requireScopes(await authenticate(token, provider, settings), verifyOptions?.scopes)
     },
@@ -149,6 +155,7 @@ function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPluginOptio
   })
 
   fastify.addHook('onClose', (_instance, closed) => {
+    revalidator?.stop()
     settings.cache.clear()
     Promise.resolve(provider.close?.()).then(() => closed(), closed)
   })

@@ -4,6 +4,8 @@ import type { preHandlerAsyncHookHandler } from 'fastify'
 import type { Auth, AuthFailure } from './auth.js'
 import type { TokenCache } from './cache.js'
 import type { Provider } from './provider.js'
+import type { RevokedEvent } from './revalidate.js'
+import type { EventEmitter } from 'node:events'
 
 /**
  * A route's `config.auth`: `true` requires a valid token, `{ scopes }` also requires every scope,
@@ -15,6 +17,8 @@ export type RouteAuthConfig = boolean | { scopes?: string[] }
 export interface TokenAuthDecorator {
   readonly provider: Provider<unknown>
   readonly cache: TokenCache
+  /** 'revoked' when background re-validation evicts a token (see the `revalidate` option). */
+  readonly events: EventEmitter<{ revoked: [RevokedEvent] }>
   /** Runs the plugin's pipeline on a token from elsewhere (a message, a header of your own). */
   verify(token: string, options?: { scopes?: readonly string[] }): Promise<Auth | AuthFailure>
 }
