@@ -56,6 +56,11 @@ export function assertTimeWindow(claims: Claims, clockTolerance: number, nowMs =
   if (nbf !== undefined && now + clockTolerance < nbf) {
     throw new InvalidTokenError('The access token is not yet valid', { detail: `nbf ${nbf} is in the future` })
   }
+  // A token issued in the future was minted by a clock (or a forger) not to be trusted.
+  const iat = numericDate(claims, 'iat')
+  if (iat !== undefined && now + clockTolerance < iat) {
+    throw new InvalidTokenError('The access token is not yet valid', { detail: `iat ${iat} is in the future` })
+  }
 }
 
 /** The OIDC profile claims present in the payload. */
