@@ -23,6 +23,8 @@ export { extractToken, type ExtractInput, type ExtractOptions, type ExtractResul
 export { redactUrl, logSerializers } from './log.js'
 export { channels } from './diagnostics.js'
 export type { RevalidateOptions, RevokedEvent } from './revalidate.js'
+export type { AuthSocket, SocketRule } from './websocket.js'
+export type { TicketSecret } from './ticket.js'
 export { CircuitBreaker, type BreakerOptions, type BreakerState } from './breaker.js'
 export type { TokenAuthPluginOptions } from './options.js'
 export type { RouteAuthConfig, TokenAuthDecorator } from './types.js'

@@ -2,6 +2,7 @@
 // wrong types fail at registration with the option's path; the request path reads settled values.
 import type { BreakerOptions } from './breaker.js'
 import type { RevalidateOptions } from './revalidate.js'
+import { normalizeSecrets, type TicketSecret } from './ticket.js'
 import { TokenCache, type CacheOptions } from './cache.js'
 import { quotable } from './errors.js'
 import type { ExtractOptions } from './extract-token.js'
@@ -39,6 +40,11 @@ export interface TokenAuthPluginOptions {
    * no longer valid. Keeps the raw tokens of cached entries in memory. Default: off.
    */
   revalidate?: RevalidateOptions | false
+  /**
+   * Secret(s) for WebSocket connection tickets (`app.tokenAuth.issueTicket`), each at least 32
+   * bytes. A list rotates: the first signs, all verify. Default: tickets off.
+   */
+  ticketSecret?: TicketSecret | TicketSecret[]
 }
 
 export interface NormalizedOptions {
@@ -47,12 +53,13 @@ export interface NormalizedOptions {
   extract: ExtractOptions
   settings: PipelineSettings
   revalidate: RevalidateOptions | undefined
+  ticketSecret: Buffer[] | undefined
 }
 
 export const PLUGIN_DEFAULTS = Object.freeze({ realm: 'api', allowQuery: false })
 
 // Ours, plus what Fastify's register() itself may pass along.
-const KNOWN_OPTIONS = new Set(['provider', 'cache', 'realm', 'maxTokenLength', 'allowQuery', 'timeout', 'breaker', 'revalidate', 'prefix', 'logLevel', 'logSerializers'])
+const KNOWN_OPTIONS = new Set(['provider', 'cache', 'realm', 'maxTokenLength', 'allowQuery', 'timeout', 'breaker', 'revalidate', 'ticketSecret', 'prefix', 'logLevel', 'logSerializers'])
 
 function checkBreaker(value: unknown): BreakerOptions | false | undefined {
   if (value === undefined || value === false) return value
@@ -99,5 +106,6 @@ export function normalizeOptions(options: TokenAuthPluginOptions, log: Logger): 
     extract: { maxTokenLength: settings.maxTokenLength, allowQuery },
     settings,
     revalidate: checkRevalidate(options.revalidate, cache),
+    ticketSecret: options.ticketSecret === undefined ? undefined : normalizeSecrets(options.ticketSecret, 'fastify-token-auth: options.ticketSecret'),
   }
 }

@@ -1,53 +1,23 @@
 // Fastify glue: every request in scope gets `request.auth` or `request.authFailure` (it never
 // rejects by itself, like UeberauthToken.Plug); routes with `config.auth` or `app.requireAuth()`
-// enforce, answering per RFC 6750 §3. Knows nothing of any provider.
+// enforce, answering per RFC 6750 §3; WebSocket upgrades are authenticated by the same hook and
+// their sockets handed to SocketSessions. Knows nothing of any provider.
+import { EventEmitter } from 'node:events'
+import type { IncomingMessage } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import { buildFailure, failureKey, hasScopes, isAuthFailure, type Auth, type AuthFailure } from './auth.js'
-import { challenge, DEFAULT_RETRY_AFTER } from './errors.js'
+import { cacheKey } from './cache.js'
+import { challenge, ConfigurationError, DEFAULT_RETRY_AFTER } from './errors.js'
 import { extractToken, NO_TOKEN } from './extract-token.js'
 import { normalizeOptions, type NormalizedOptions, type TokenAuthPluginOptions } from './options.js'
-import { authenticate, authenticateExtracted, requireScopes } from './pipeline.js'
+import { authenticate, authenticateExtracted, namespaceOf, requireScopes } from './pipeline.js'
 import { Revalidator, type RevokedEvent } from './revalidate.js'
-import type { RouteAuthConfig, TokenAuthDecorator } from './types.js'
-import { EventEmitter } from 'node:events'
-
-/** A route's settled rule: skip (no authentication at all), optional, or enforced with scopes. */
-interface RouteRule {
-  readonly skip: boolean
-  readonly enforce: boolean
-  readonly scopes: readonly string[]
-}
-
-const OPTIONAL: RouteRule = Object.freeze({ skip: false, enforce: false, scopes: Object.freeze([]) })
-const SKIP: RouteRule = Object.freeze({ skip: true, enforce: false, scopes: Object.freeze([]) })
-const kRule = Symbol('fastify-token-auth.rule')
-
-function toRule(config: RouteAuthConfig | undefined, where: string): RouteRule {
-  if (config === undefined) return OPTIONAL
-  if (config === false) return SKIP
-  if (config === true) return Object.freeze({ skip: false, enforce: true, scopes: Object.freeze([]) })
-  if (config !== null && typeof config === 'object') {
-    const scopes = config.scopes ?? []
-    if (!Array.isArray(scopes) || !scopes.every((scope) => typeof scope === 'string' && scope.length > 0)) {
-      throw new TypeError(`fastify-token-auth: ${where}: scopes must be an array of non-empty strings`)
-    }
-    return Object.freeze({ skip: false, enforce: true, scopes: Object.freeze([...scopes]) })
-  }
-  throw new TypeError(`fastify-token-auth: ${where} must be true, false or { scopes: string[] }`)
-}
-
-type RuleCarrier = { auth?: RouteAuthConfig; [kRule]?: RouteRule }
-
-/**
- * The rule of the request's route: settled in onRoute, or here once for routes declared before
- * the plugin (Fastify runs a global hook on those too, and so must the enforcement).
- */
-function ruleOf(request: FastifyRequest): RouteRule {
-  const config = request.routeOptions.config as RuleCarrier | undefined
-  if (config === undefined) return OPTIONAL
-  return config[kRule] ?? (config[kRule] = toRule(config.auth, `route ${request.routeOptions.url ?? ''} config.auth`))
-}
+import { ruleOf, settleRouteConfig, toRule, type RouteRule } from './route-rule.js'
+import { authFromTicket, TICKET_DEFAULT_TTL, Tickets } from './ticket.js'
+import type { TokenAuthDecorator } from './types.js'
+import { isUpgrade, upgradeCredential } from './upgrade.js'
+import { SocketSessions, type AuthSocket } from './websocket.js'
 
 function sendFailure(reply: FastifyReply, failure: AuthFailure, realm: string, scopes?: readonly string[]): FastifyReply {
   const key = failureKey(failure)
@@ -64,6 +34,21 @@ function setResult(request: FastifyRequest, result: Auth | AuthFailure): void {
   else request.auth = result
 }
 
+const TICKET_FAILURES = {
+  malformed: 'The connection ticket is malformed',
+  signature: 'The connection ticket is invalid',
+  expired: 'The connection ticket expired',
+  replayed: 'The connection ticket was already used',
+} as const
+
+/** What an authenticated upgrade hands to the socket once it opens. */
+interface UpgradeState {
+  rule: RouteRule
+  /** The cache key of the token (or the ticket's token): how revocation finds the socket. */
+  key: string | undefined
+  auth: Auth | null
+}
+
 function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPluginOptions, done: (err?: Error) => void): void {
   let settled: NormalizedOptions
   try {
@@ -73,10 +58,17 @@ function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPluginOptio
     return
   }
   const { provider, realm, extract, settings } = settled
+  const namespace = namespaceOf(provider)
+  const missing = Object.freeze(buildFailure(provider.name, 'missing_token'))
+  const tickets = settled.ticketSecret === undefined ? undefined : new Tickets(settled.ticketSecret, 'fastify-token-auth: options.ticketSecret')
   const events = new EventEmitter<{ revoked: [RevokedEvent] }>()
   const revalidator = settled.revalidate === undefined ? undefined : new Revalidator(provider, settings, settled.revalidate)
   revalidator?.on('revoked', (event) => events.emit('revoked', event))
-  const missing = Object.freeze(buildFailure(provider.name, 'missing_token'))
+  const verify = async (token: string, scopes?: readonly string[]): Promise<Auth | AuthFailure> =>
+    requireScopes(await authenticate(token, provider, settings), scopes)
+  const sessions = new SocketSessions({ verify, keyOf: (token) => cacheKey(namespace, token), log: fastify.log })
+  events.on('revoked', ({ key }) => sessions.revoke(key))
+  const upgrades = new WeakMap<IncomingMessage, UpgradeState>()
 
   /** Authenticates once per request; later calls (requireAuth after the hook) reuse the result. */
   function authenticateRequest(request: FastifyRequest): void | Promise<void> {
@@ -92,6 +84,31 @@ function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPluginOptio
     const result = authenticateExtracted(found, provider, settings)
     if (!(result instanceof Promise)) return setResult(request, result)
     return result.then((settledResult) => setResult(request, settledResult))
+  }
+
+  /** An upgrade may also carry a ticket or a Sec-WebSocket-Protocol token. Returns the token's cache key. */
+  async function authenticateUpgrade(request: FastifyRequest): Promise<string | undefined> {
+    const credential = upgradeCredential(request.headers, request.raw.rawHeaders, request.query, extract)
+    switch (credential.kind) {
+      case 'none':
+        request.authFailure = missing
+        return undefined
+      case 'refused':
+        request.authFailure = buildFailure(provider.name, credential.failure.key, credential.failure.description)
+        return undefined
+      case 'ticket': {
+        const checked = tickets?.verify(credential.ticket)
+        if (checked === undefined || !checked.ok) {
+          request.authFailure = buildFailure(provider.name, 'invalid_token', checked === undefined ? 'Connection tickets are not enabled' : TICKET_FAILURES[checked.reason])
+          return undefined
+        }
+        request.auth = authFromTicket(checked.payload)
+        return checked.payload.key
+      }
+      case 'token':
+        setResult(request, await authenticateExtracted(credential.token, provider, settings))
+        return cacheKey(namespace, credential.token)
+    }
   }
 
   /** Answers the request when it may not pass; returns whether it did. */
@@ -111,7 +128,6 @@ function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPluginOptio
     return false
   }
 
-  // `auth` is typed non-null for enforcing routes; its initial value is null everywhere.
   fastify.decorateRequest('auth', null as unknown as Auth)
   fastify.decorateRequest('authFailure', null)
 
@@ -119,8 +135,14 @@ function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPluginOptio
     provider,
     cache: settings.cache,
     events,
-    async verify(token, verifyOptions) {
-      return requireScopes(await authenticate(token, provider, settings), verifyOptions?.scopes)
+    sockets: sessions,
+    verify: (token, verifyOptions) => verify(token, verifyOptions?.scopes),
+    issueTicket(auth, ticketOptions) {
+      if (tickets === undefined) throw new ConfigurationError('fastify-token-auth: issueTicket needs the ticketSecret option')
+      if (auth === null || typeof auth !== 'object' || typeof auth.uid !== 'string') throw new TypeError('issueTicket: pass request.auth of an authenticated request')
+      // Bound to the token that minted it (through its cache key), so that revoking it reaches the socket.
+      const key = auth.credentials.token.length > 0 ? cacheKey(namespace, auth.credentials.token) : ''
+      return tickets.issue(auth, key, ticketOptions?.ttl ?? TICKET_DEFAULT_TTL)
     },
   }
   fastify.decorate('tokenAuth', decorator)
@@ -133,29 +155,53 @@ function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPluginOptio
     }
   })
 
-  // Settled once per route at startup; a bad config.auth fails here, naming the route.
   fastify.addHook('onRoute', (routeOptions) => {
-    const config = (routeOptions.config ?? {}) as RuleCarrier
-    const where = `route ${String(routeOptions.method)} ${routeOptions.url} config.auth`
-    routeOptions.config = { ...config, [kRule]: toRule(config.auth, where) } as typeof routeOptions.config
+    routeOptions.config = settleRouteConfig(routeOptions.config, `route ${String(routeOptions.method)} ${routeOptions.url} config.auth`)
   })
 
   // Callback style, so that a cache hit allocates no promise.
-  fastify.addHook('onRequest', function tokenAuthOnRequest(request, reply, done) {
+  fastify.addHook('onRequest', function tokenAuthOnRequest(request, reply, next) {
     const rule = ruleOf(request)
-    if (rule.skip) return done()
+    if (rule.skip) return next()
+    if (isUpgrade(request.headers)) {
+      // First-message routes open unauthenticated; the socket then asks for the token.
+      if (rule.socket.firstMessage) {
+        upgrades.set(request.raw, { rule, key: undefined, auth: null })
+        return next()
+      }
+      authenticateUpgrade(request).then((key) => {
+        if (rule.enforce && enforce(request, reply, rule.scopes)) return
+        if (request.auth !== null) upgrades.set(request.raw, { rule, key, auth: request.auth })
+        next()
+      }, next)
+      return
+    }
     const pending = authenticateRequest(request)
     if (pending === undefined) {
-      if (!(rule.enforce && enforce(request, reply, rule.scopes))) done()
+      if (!(rule.enforce && enforce(request, reply, rule.scopes))) next()
       return
     }
     pending.then(() => {
-      if (!(rule.enforce && enforce(request, reply, rule.scopes))) done()
-    }, done)
+      if (!(rule.enforce && enforce(request, reply, rule.scopes))) next()
+    }, next)
+  })
+
+  // @fastify/websocket emits 'connection' just before it calls the route's handler: the socket
+  // is taken in hand here, whatever the order in which the two plugins were registered.
+  fastify.addHook('onReady', function attachSockets(ready) {
+    const server = (this as FastifyInstance & { websocketServer?: EventEmitter }).websocketServer
+    server?.on('connection', (socket: AuthSocket, raw: IncomingMessage) => {
+      const state = upgrades.get(raw)
+      if (state === undefined) return
+      upgrades.delete(raw)
+      sessions.attach(socket, state.rule.socket, state.auth, state.key)
+    })
+    ready()
   })
 
   fastify.addHook('onClose', (_instance, closed) => {
     revalidator?.stop()
+    sessions.close()
     settings.cache.clear()
     Promise.resolve(provider.close?.()).then(() => closed(), closed)
   })

@@ -12,7 +12,17 @@ import type { EventEmitter } from 'node:events'
  * `false` skips authentication altogether (health checks, public assets). Absent: the request
  * is authenticated when it carries a token, and the handler decides.
  */
-export type RouteAuthConfig = boolean | { scopes?: string[] }
+export type RouteAuthConfig = boolean | {
+  scopes?: string[]
+  /** WebSocket routes: the socket opens unauthenticated and must send `{"type":"auth","token":"…"}` first. */
+  firstMessage?: boolean
+  /** WebSocket routes: ms to wait for that first message. Default 5,000. */
+  authTimeout?: number
+  /** WebSocket routes: at the token's exp, close with 4401 ('close', default) or ask for a fresh token ('reauth'). */
+  onExpire?: 'close' | 'reauth'
+  /** WebSocket routes: ms a socket has to re-authenticate after `reauth_required`. Default 10,000. */
+  reauthGrace?: number
+}
 
 export interface TokenAuthDecorator {
   readonly provider: Provider<unknown>
@@ -21,6 +31,13 @@ export interface TokenAuthDecorator {
   readonly events: EventEmitter<{ revoked: [RevokedEvent] }>
   /** Runs the plugin's pipeline on a token from elsewhere (a message, a header of your own). */
   verify(token: string, options?: { scopes?: readonly string[] }): Promise<Auth | AuthFailure>
+  /**
+   * Mints a single-use connection ticket for a WebSocket upgrade (`?ticket=`) from the request's
+   * Auth; valid `ttl` ms (default 30,000), never past the token's exp. Needs `ticketSecret`.
+   */
+  issueTicket(auth: Auth, options?: { ttl?: number }): string
+  /** Open WebSockets under this plugin's care. */
+  readonly sockets: { readonly size: number; readonly timers: number }
 }
 
 declare module 'fastify' {

@@ -1,0 +1,74 @@
+// A route's `config.auth`, settled once: skip, optional, or enforced with scopes, plus what a
+// WebSocket route asks for after the upgrade (first-message auth, expiry policy).
+import type { FastifyRequest } from 'fastify'
+import type { RouteAuthConfig } from './types.js'
+import { SOCKET_DEFAULTS, type SocketRule } from './websocket.js'
+
+export interface RouteRule {
+  /** No authentication at all (`auth: false`). */
+  readonly skip: boolean
+  /** The request must be authenticated before the handler (or the upgrade). */
+  readonly enforce: boolean
+  readonly scopes: readonly string[]
+  readonly socket: SocketRule
+}
+
+const NO_SCOPES: readonly string[] = Object.freeze([])
+const DEFAULT_SOCKET: SocketRule = Object.freeze({ scopes: NO_SCOPES, firstMessage: false, ...SOCKET_DEFAULTS })
+export const OPTIONAL: RouteRule = Object.freeze({ skip: false, enforce: false, scopes: NO_SCOPES, socket: DEFAULT_SOCKET })
+const SKIP: RouteRule = Object.freeze({ skip: true, enforce: false, scopes: NO_SCOPES, socket: DEFAULT_SOCKET })
+const REQUIRED: RouteRule = Object.freeze({ skip: false, enforce: true, scopes: NO_SCOPES, socket: DEFAULT_SOCKET })
+const kRule = Symbol('fastify-token-auth.rule')
+
+function positive(value: unknown, fallback: number, where: string): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw new TypeError(`fastify-token-auth: ${where} must be an integer >= 1 (ms)`)
+  return value
+}
+
+export function toRule(config: RouteAuthConfig | undefined, where: string): RouteRule {
+  if (config === undefined) return OPTIONAL
+  if (config === false) return SKIP
+  if (config === true) return REQUIRED
+  if (config === null || typeof config !== 'object') throw new TypeError(`fastify-token-auth: ${where} must be true, false or { scopes: string[] }`)
+  const scopes = config.scopes ?? []
+  if (!Array.isArray(scopes) || !scopes.every((scope) => typeof scope === 'string' && scope.length > 0)) {
+    throw new TypeError(`fastify-token-auth: ${where}: scopes must be an array of non-empty strings`)
+  }
+  const onExpire = config.onExpire ?? SOCKET_DEFAULTS.onExpire
+  if (onExpire !== 'close' && onExpire !== 'reauth') throw new TypeError(`fastify-token-auth: ${where}.onExpire must be 'close' or 'reauth'`)
+  if (config.firstMessage !== undefined && typeof config.firstMessage !== 'boolean') throw new TypeError(`fastify-token-auth: ${where}.firstMessage must be a boolean`)
+  const frozenScopes = Object.freeze([...scopes])
+  const firstMessage = config.firstMessage ?? false
+  return Object.freeze({
+    skip: false,
+    // With first-message authentication the upgrade itself carries no token.
+    enforce: !firstMessage,
+    scopes: frozenScopes,
+    socket: Object.freeze({
+      scopes: frozenScopes,
+      firstMessage,
+      authTimeout: positive(config.authTimeout, SOCKET_DEFAULTS.authTimeout, `${where}.authTimeout`),
+      onExpire,
+      reauthGrace: positive(config.reauthGrace, SOCKET_DEFAULTS.reauthGrace, `${where}.reauthGrace`),
+    }),
+  })
+}
+
+type RuleCarrier = { auth?: RouteAuthConfig; [kRule]?: RouteRule }
+
+/** Settles a route's rule at startup (onRoute): a bad config.auth fails there, naming the route. */
+export function settleRouteConfig<C>(config: C | undefined, where: string): C {
+  const carrier = (config ?? {}) as RuleCarrier
+  return { ...carrier, [kRule]: toRule(carrier.auth, where) } as C
+}
+
+/**
+ * The rule of the request's route: settled in onRoute, or here once for routes declared before
+ * the plugin (Fastify runs a global hook on those too, and so must the enforcement).
+ */
+export function ruleOf(request: FastifyRequest): RouteRule {
+  const config = request.routeOptions.config as RuleCarrier | undefined
+  if (config === undefined) return OPTIONAL
+  return config[kRule] ?? (config[kRule] = toRule(config.auth, `route ${request.routeOptions.url ?? ''} config.auth`))
+}
