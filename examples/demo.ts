@@ -2,6 +2,8 @@
 // API in front of it, and real requests with real tokens, printed as a table. Then the API keeps
 // running with a curl line to paste, until Ctrl-C. `--once` exits after the table.
 import { setTimeout as sleep } from 'node:timers/promises'
+import WebSocket from 'ws'
+import { AuthFlow } from '../src/ws-client.js'
 import { API_AUDIENCE, API_CLIENT, startEmbeddedIdp } from './embedded-idp.js'
 import { buildOrdersApi } from './orders-api.js'
 
@@ -39,12 +41,37 @@ await call('revoked token', 'GET', '/internal/orders', opaque.access_token)
 const { exp } = JSON.parse(Buffer.from(shortLived.access_token.split('.')[1]!, 'base64url').toString()) as { exp: number }
 await sleep(Math.max(0, exp * 1000 + 1_100 - Date.now()))
 await call('expired token', 'GET', '/api/orders', shortLived.access_token)
+// A WebSocket opened with a ticket minted from a 1-second token: the token expires again and
+// again, the server asks for a fresh one, the client's AuthFlow sends it, the socket lives on.
+{
+  const first = await idp.token('web-jwt-short')
+  const ticketResponse = await fetch(`${base}/api/ticket`, { method: 'POST', headers: { authorization: `Bearer ${first.access_token}` } })
+  const { ticket } = await ticketResponse.json() as { ticket: string }
+  const socket = new WebSocket(`${base.replace('http', 'ws')}/api/stream?ticket=${ticket}`)
+  let renewals = 0
+  const flow = new AuthFlow({ getToken: async () => { renewals++; return (await idp.token('web-jwt-short')).access_token }, refreshAhead: 0 })
+  flow.attach(socket)
+  const opened = await new Promise<boolean>((resolve) => { socket.once('open', () => resolve(true)); socket.once('unexpected-response', () => resolve(false)) })
+  while (opened && renewals < 2 && socket.readyState === WebSocket.OPEN) await sleep(100)
+  const update = opened && socket.readyState === WebSocket.OPEN
+    ? await new Promise<string>((resolve) => { socket.once('message', (data) => resolve(String(data))); socket.send('ping') })
+    : ''
+  rows.push({
+    scenario: 'WebSocket, ticket + expiring token',
+    request: 'WS /api/stream?ticket=…',
+    status: opened ? 101 : 401,
+    answer: opened && update.includes('"update"') ? `open across ${renewals} token renewals` : 'closed',
+  })
+  flow.detach()
+  socket.close()
+}
+
 const fresh = await idp.token('web-opaque')
 await idp.stop()
 await call('identity provider stopped', 'GET', '/internal/orders', fresh.access_token)
 await idp.start()
 
-const widths = { scenario: 30, request: 34, status: 6 }
+const widths = { scenario: 34, request: 28, status: 6 }
 const line = (cells: string[]): string => cells.map((cell, i) => cell.padEnd([widths.scenario, widths.request, widths.status, 0][i]!)).join('  ')
 console.log(`\nfastify-token-auth demo: identity provider ${idp.issuer}, API ${base}\n`)
 console.log(line(['scenario', 'request', 'status', 'answer']))

@@ -85,6 +85,8 @@ export class AuthFlow {
   #socket: ClientSocket | undefined
   #timer: NodeJS.Timeout | undefined
   #waiters: Array<{ resolve: (state: AuthFlowState) => void; reject: (err: Error) => void }> = []
+  /** The authentication under way: the exp timer and `reauth_required` often fire together. */
+  #pending: Promise<AuthFlowState> | undefined
   readonly #onMessage = (data: unknown): void => {
     const message = parseControl(data)
     if (message === undefined) return
@@ -136,18 +138,24 @@ export class AuthFlow {
   }
 
   /** Sends the auth message (attaching first if needed); resolves on `auth_ok`, rejects on `auth_error` or close. */
-  async authenticate(socket?: ClientSocket): Promise<AuthFlowState> {
+  authenticate(socket?: ClientSocket): Promise<AuthFlowState> {
     if (socket !== undefined && socket !== this.#socket) this.attach(socket)
     const target = this.#socket
-    if (target === undefined) throw new Error('AuthFlow: no socket to authenticate')
-    const confirmed = new Promise<AuthFlowState>((resolve, reject) => this.#waiters.push({ resolve, reject }))
-    target.send(JSON.stringify(await this.#handler.generateAuthData(this.state)))
-    return confirmed
+    if (target === undefined) return Promise.reject(new Error('AuthFlow: no socket to authenticate'))
+    this.#pending ??= (async () => {
+      const confirmed = new Promise<AuthFlowState>((resolve, reject) => this.#waiters.push({ resolve, reject }))
+      target.send(JSON.stringify(await this.#handler.generateAuthData(this.state)))
+      return confirmed
+    })().finally(() => {
+      this.#pending = undefined
+    })
+    return this.#pending
   }
 
   /** Re-authenticates when the handler says so (ahead of exp, or after `reauth_required`). Returns whether it did. */
   async checkReauthentication(): Promise<boolean> {
-    if (this.#socket === undefined || this.#socket.readyState !== 1 || !this.#handler.needsReauthentication(this.state)) return false
+    if (this.#pending !== undefined || this.#socket === undefined || this.#socket.readyState !== 1) return false
+    if (!this.#handler.needsReauthentication(this.state)) return false
     await this.authenticate()
     return true
   }

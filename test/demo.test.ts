@@ -16,6 +16,7 @@ test('npm run demo -- --once prints every scenario with its real answer', { time
     ['missing scope (orders:write)', 403, /insufficient_scope/],
     ['revoked token', 401, /invalid_token: The access token is not active/],
     ['expired token', 401, /invalid_token: The access token expired/],
+    ['WebSocket, ticket + expiring token', 101, /open across [2-9] token renewals/],
     ['identity provider stopped', 503, /provider_unavailable.*Retry-After \d+/],
   ]
   for (const [scenario, status, answer] of expected) {

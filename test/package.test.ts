@@ -28,7 +28,7 @@ describe('packed tarball in an empty project', { timeout: 240_000 }, () => {
   test('ships only the build, with a .d.ts beside each entry point', () => {
     const listing = npm(['pack', '--dry-run', '--json'], ROOT)
     const files = (JSON.parse(listing) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((file) => file.path)
-    for (const expected of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/providers/test.js', 'dist/providers/test.d.ts', 'README.md', 'package.json']) {
+    for (const expected of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/providers/test.js', 'dist/providers/test.d.ts', 'dist/src/ws-client.js', 'dist/src/ws-client.d.ts', 'README.md', 'package.json']) {
       assert.ok(files.includes(expected), `${expected} is in the package`)
     }
     assert.ok(!files.some((path) => path.startsWith('src/') || path.startsWith('test/')), 'no sources or tests shipped')
@@ -43,11 +43,12 @@ describe('packed tarball in an empty project', { timeout: 240_000 }, () => {
       import { introspectionProvider } from 'fastify-token-auth/providers/introspection'
       import { userinfoProvider } from 'fastify-token-auth/providers/userinfo'
       import { discover } from 'fastify-token-auth/providers/discovery'
+      import { AuthFlow } from 'fastify-token-auth/ws-client'
       const built = [
         jwtProvider({ issuer: 'https://idp.test/', audience: 'api://x' }),
         introspectionProvider({ endpoint: 'https://idp.test/introspect', clientId: 'a', clientSecret: 'b' }),
         userinfoProvider({ endpoint: 'https://idp.test/me' }),
-      ].map((p) => p.name).join(',') + ',' + typeof discover
+      ].map((p) => p.name).join(',') + ',' + typeof discover + ',' + typeof new AuthFlow({ getToken: () => 't' }).authenticate
       const provider = testProvider({ tokens: { 'tok-1': { sub: 'alice', scope: 'read' } } })
       const app = Fastify()
       await app.register(fastifyTokenAuth, { provider })
@@ -59,7 +60,7 @@ describe('packed tarball in an empty project', { timeout: 240_000 }, () => {
       await app.close()
     `)
     const output = execFileSync(process.execPath, ['consumer.mjs'], { cwd: dir, encoding: 'utf8' })
-    assert.deepEqual(JSON.parse(output), { ok: 200, uid: 'alice', no: 401, direct: 'alice', err: 'function', built: 'jwt,introspection,userinfo,function' })
+    assert.deepEqual(JSON.parse(output), { ok: 200, uid: 'alice', no: 401, direct: 'alice', err: 'function', built: 'jwt,introspection,userinfo,function,function' })
   })
 
   test('tsc on a consumer file sees request.auth.uid as string', () => {
