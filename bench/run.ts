@@ -9,9 +9,16 @@ import autocannon from 'autocannon'
 import { makeFixtures, saveFixtures, type Fixtures } from './fixtures.js'
 
 const quick = process.argv.includes('--quick')
-const ROUNDS = quick ? 3 : 4
-const WARMUP_S = quick ? 0.5 : 1
-const DURATION_S = quick ? 1.5 : 5
+const flag = (name: string): string | undefined => {
+  const at = process.argv.indexOf(`--${name}`)
+  return at === -1 ? undefined : process.argv[at + 1]
+}
+const ROUNDS = Number(flag('rounds') ?? (quick ? 3 : 4))
+/** Warm-up by request count: autocannon's durations are whole seconds. */
+const WARMUP_REQUESTS = quick ? 1_000 : 5_000
+const DURATION_S = Number(flag('duration') ?? (quick ? 1 : 5))
+/** `--only "bare Fastify,ours jwt RS256 cached"`: a subset (bare Fastify and @fastify/jwt are always kept for the ratios). */
+const ONLY = flag('only')?.split(',').map((name) => name.trim())
 const CONNECTIONS = 64
 
 type TokenSource = 'rs256' | 'es256' | 'opaque' | 'mix'
@@ -19,6 +26,7 @@ interface Variant { name: string; server: string; tokens: TokenSource; quick: bo
 
 const VARIANTS: Variant[] = [
   { name: 'bare Fastify', server: 'bare', tokens: 'rs256', quick: true },
+  { name: 'bare + a no-op onRequest hook', server: 'noop-hook', tokens: 'rs256', quick: false },
   { name: '@fastify/jwt RS256', server: 'fastify-jwt', tokens: 'rs256', quick: true },
   { name: 'jose RS256 preHandler', server: 'jose-prehandler', tokens: 'rs256', quick: true },
   { name: 'ours jwt RS256 cached', server: 'jwt-rs256:cached', tokens: 'rs256', quick: true },
@@ -36,6 +44,13 @@ function child(script: string, args: string[]): Promise<{ process: ChildProcess;
   return new Promise((resolve, reject) => {
     process.once('message', (first) => resolve({ process, first: first as Record<string, unknown> }))
     process.once('exit', (code) => reject(new Error(`${script} ${args.join(' ')} exited with ${code}`)))
+  })
+}
+
+function serverCpu(server: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    server.once('message', (answer) => resolve((answer as { cpu: number }).cpu))
+    server.send('cpu')
   })
 }
 
@@ -66,16 +81,16 @@ function zipfPicker(tokens: string[]): () => string {
   }
 }
 
-function load(port: number, fixtures: Fixtures, source: TokenSource, duration: number): Promise<autocannon.Result> {
+function load(port: number, fixtures: Fixtures, source: TokenSource, run: { duration: number } | { amount: number }): Promise<autocannon.Result> {
   const url = `http://127.0.0.1:${port}/orders`
   if (source === 'mix') {
     const pick = zipfPicker(fixtures.mix)
     return autocannon({
-      url, connections: CONNECTIONS, duration,
+      url, connections: CONNECTIONS, ...run,
       requests: [{ setupRequest: (request) => ({ ...request, headers: { ...request.headers, authorization: `Bearer ${pick()}` } }) }],
     })
   }
-  return autocannon({ url, connections: CONNECTIONS, duration, headers: { authorization: `Bearer ${fixtures[source]!}` } })
+  return autocannon({ url, connections: CONNECTIONS, ...run, headers: { authorization: `Bearer ${fixtures[source]!}` } })
 }
 
 const median = (values: number[]): number => {
@@ -96,7 +111,9 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'fta-bench-'))
   const fixturesPath = join(dir, 'fixtures.json')
   const fixtures = await makeFixtures()
-  const variants = VARIANTS.filter((variant) => !quick || variant.quick)
+  const variants = VARIANTS.filter((variant) => ONLY !== undefined
+    ? ONLY.includes(variant.name) || variant.name === 'bare Fastify' || variant.name === '@fastify/jwt RS256'
+    : !quick || variant.quick)
   let idp: ChildProcess | undefined
   if (variants.some((variant) => variant.idp === true)) {
     const started = await child(new URL('./idp.ts', import.meta.url).pathname, [])
@@ -107,37 +124,43 @@ async function main(): Promise<void> {
   }
   saveFixtures(fixturesPath, fixtures)
   const servers = new Map<string, { process: ChildProcess; port: number }>()
-  for (const variant of variants) {
-    if (servers.has(variant.server)) continue
-    const started = await child(new URL('./server.ts', import.meta.url).pathname, [variant.server, fixturesPath])
-    servers.set(variant.server, { process: started.process, port: started.first.port as number })
-  }
-  const results = new Map<string, Array<{ rps: number; p50: number; p99: number; errors: number }>>()
-  console.log(`fastify-token-auth benchmark: ${variants.length} variants, ${ROUNDS} interleaved rounds of ${DURATION_S} s (+${WARMUP_S} s warm-up), ${CONNECTIONS} connections`)
+  const names = [...new Set(variants.map((variant) => variant.server))]
+  const started = await Promise.all(names.map((name) => child(new URL('./server.ts', import.meta.url).pathname, [name, fixturesPath])))
+  names.forEach((name, i) => servers.set(name, { process: started[i]!.process, port: started[i]!.first.port as number }))
+  const results = new Map<string, Array<{ rps: number; p50: number; p99: number; errors: number; cpuPerRequest: number }>>()
+  console.log(`fastify-token-auth benchmark: ${variants.length} variants, ${ROUNDS} interleaved rounds of ${DURATION_S} s (after ${WARMUP_REQUESTS.toLocaleString('en')} warm-up requests), ${CONNECTIONS} connections`)
   for (let round = 1; round <= ROUNDS; round++) {
     // Each round in another order, so that no variant always follows the same neighbour.
     const order = round % 2 === 1 ? variants : [...variants].reverse()
     for (const variant of order) {
-      const { port } = servers.get(variant.server)!
-      await load(port, fixtures, variant.tokens, WARMUP_S)
-      const result = await load(port, fixtures, variant.tokens, DURATION_S)
+      const { port, process: server } = servers.get(variant.server)!
+      await load(port, fixtures, variant.tokens, { amount: WARMUP_REQUESTS })
+      const cpuBefore = await serverCpu(server)
+      const result = await load(port, fixtures, variant.tokens, { duration: DURATION_S })
+      const cpuPerRequest = (await serverCpu(server) - cpuBefore) / Math.max(1, result.requests.total)
       const list = results.get(variant.name) ?? []
-      list.push({ rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.non2xx + result.errors })
+      list.push({ rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.non2xx + result.errors, cpuPerRequest })
       results.set(variant.name, list)
     }
     process.stdout.write(`round ${round}/${ROUNDS} done\n`)
   }
   const summary = variants.map((variant) => {
     const runs = results.get(variant.name)!
-    return { name: variant.name, rps: median(runs.map((run) => run.rps)), p50: median(runs.map((run) => run.p50)), p99: median(runs.map((run) => run.p99)), errors: runs.reduce((sum, run) => sum + run.errors, 0), spread: runs.map((run) => Math.round(run.rps)) }
+    return {
+      name: variant.name, rps: median(runs.map((run) => run.rps)), p50: median(runs.map((run) => run.p50)), p99: median(runs.map((run) => run.p99)),
+      cpu: median(runs.map((run) => run.cpuPerRequest)), errors: runs.reduce((sum, run) => sum + run.errors, 0), spread: runs.map((run) => Math.round(run.rps)),
+    }
   })
-  const bare = summary.find((row) => row.name === 'bare Fastify')!.rps
-  const peer = summary.find((row) => row.name === '@fastify/jwt RS256')!.rps
+  const bareRow = summary.find((row) => row.name === 'bare Fastify')!
+  const peerRow = summary.find((row) => row.name === '@fastify/jwt RS256')!
   console.log('')
-  console.log('| variant | req/s (median) | p50 ms | p99 ms | × bare | × @fastify/jwt | non-2xx | rounds req/s |')
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |')
+  console.log('Throughput ratios are medians of interleaved rounds; server CPU per request (user + system, µs) is the steadier')
+  console.log('measure of what a variant costs: its ratio to bare is bare CPU / variant CPU (higher is better).')
+  console.log('')
+  console.log('| variant | req/s (median) | × bare | × @fastify/jwt | p50 ms | p99 ms | server CPU µs/req | CPU × bare | CPU × @fastify/jwt | non-2xx | rounds req/s |')
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |')
   for (const row of summary) {
-    console.log(`| ${row.name} | ${Math.round(row.rps).toLocaleString('en')} | ${row.p50} | ${row.p99} | ${(row.rps / bare).toFixed(2)} | ${(row.rps / peer).toFixed(2)} | ${row.errors} | ${row.spread.join(', ')} |`)
+    console.log(`| ${row.name} | ${Math.round(row.rps).toLocaleString('en')} | ${(row.rps / bareRow.rps).toFixed(2)} | ${(row.rps / peerRow.rps).toFixed(2)} | ${row.p50} | ${row.p99} | ${row.cpu.toFixed(1)} | ${(bareRow.cpu / row.cpu).toFixed(2)} | ${(peerRow.cpu / row.cpu).toFixed(2)} | ${row.errors} | ${row.spread.join(', ')} |`)
   }
   if (idp !== undefined && servers.has('introspection:cached')) {
     const burst = await coldBurst(servers.get('introspection:cached')!.port, idp)

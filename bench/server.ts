@@ -22,6 +22,11 @@ switch (variant) {
   case 'bare':
     app.get('/orders', async () => reply)
     break
+  case 'noop-hook':
+    // The floor of any authentication plugin: one global onRequest hook that does nothing.
+    app.addHook('onRequest', (_request, _reply, done) => done())
+    app.get('/orders', async () => reply)
+    break
   case 'fastify-jwt':
     await app.register(fastifyJwt, { secret: { public: fixtures.rsaPublicPem, private: '' }, verify: { algorithms: ['RS256'], allowedIss: ISSUER, allowedAud: AUDIENCE } })
     app.get('/orders', { preHandler: async (request) => { await request.jwtVerify() } }, async () => reply)
@@ -43,4 +48,9 @@ await app.listen({ host: '127.0.0.1', port: 0 })
 process.send?.({ port: (app.server.address() as { port: number }).port })
 process.on('message', (message) => {
   if (message === 'stop') void app.close().then(() => process.exit(0))
+  // CPU time used so far (µs, user + system): the orchestrator divides a run's share by its requests.
+  if (message === 'cpu') {
+    const { user, system } = process.cpuUsage()
+    process.send?.({ cpu: user + system })
+  }
 })
