@@ -10,17 +10,17 @@ import { defineProvider, ttlUntilExpiry, type Provider, type ProviderDefinition 
 import { assertHttpUrl } from './discovery.js'
 import { ProviderEndpoint, startOrWarn } from './endpoint.js'
 
-export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post'
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none'
 
 export interface IntrospectionProviderOptions {
   /** The issuer: the endpoint comes from its discovery document, and answers' `iss` must match it. */
   issuer?: string
   /** The introspection endpoint, when not discovered from `issuer`. */
   endpoint?: string
-  /** This API's client credentials at the identity provider. Required. */
-  clientId: string
-  clientSecret: string
-  /** How the credentials are sent. Default `'client_secret_basic'`. */
+  /** This API's client credentials at the identity provider. Required unless clientAuth is 'none'. */
+  clientId?: string
+  clientSecret?: string
+  /** How the credentials are sent. Default `'client_secret_basic'`; `'none'` for an admin endpoint on a private network (Ory Hydra). */
   clientAuth?: ClientAuthMethod
   /** `token_type_hint` sent with each request. Default `'access_token'`; `null` sends none. */
   tokenTypeHint?: string | null
@@ -86,11 +86,13 @@ function checkOptions(options: IntrospectionProviderOptions): void {
   if (options.endpoint === undefined && options.issuer === undefined) throw new TypeError('introspectionProvider: issuer or endpoint is required')
   if (options.endpoint !== undefined) assertHttpUrl(options.endpoint, 'introspectionProvider: endpoint')
   if (options.issuer !== undefined) assertHttpUrl(options.issuer, 'introspectionProvider: issuer')
-  if (typeof options.clientId !== 'string' || options.clientId.length === 0) throw new TypeError('introspectionProvider: clientId is required')
-  if (typeof options.clientSecret !== 'string' || options.clientSecret.length === 0) throw new TypeError('introspectionProvider: clientSecret is required')
   const method = options.clientAuth ?? 'client_secret_basic'
-  if (method !== 'client_secret_basic' && method !== 'client_secret_post') {
-    throw new TypeError('introspectionProvider: clientAuth must be "client_secret_basic" or "client_secret_post"')
+  if (method !== 'client_secret_basic' && method !== 'client_secret_post' && method !== 'none') {
+    throw new TypeError('introspectionProvider: clientAuth must be "client_secret_basic", "client_secret_post" or "none"')
+  }
+  if (method !== 'none') {
+    if (typeof options.clientId !== 'string' || options.clientId.length === 0) throw new TypeError('introspectionProvider: clientId is required')
+    if (typeof options.clientSecret !== 'string' || options.clientSecret.length === 0) throw new TypeError('introspectionProvider: clientSecret is required')
   }
   if (options.ttl !== undefined && !(Number.isSafeInteger(options.ttl) && options.ttl >= 0)) throw new TypeError('introspectionProvider: ttl must be an integer >= 0 (ms)')
   if (options.staleIfError !== undefined && !(Number.isSafeInteger(options.staleIfError) && options.staleIfError >= 0 && options.staleIfError <= 60_000)) {
@@ -106,7 +108,7 @@ export function introspectionProvider(options: IntrospectionProviderOptions): Pr
   const ttl = options.ttl ?? 60_000
   const timeout = options.timeout ?? DEFAULT_HTTP_TIMEOUT
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES
-  const authorization = clientAuth === 'client_secret_basic' ? basicCredentials(options.clientId, options.clientSecret) : undefined
+  const authorization = clientAuth === 'client_secret_basic' ? basicCredentials(options.clientId!, options.clientSecret!) : undefined
   const endpoint = new ProviderEndpoint({ ...options, member: 'introspection_endpoint', timeout })
 
   const name = options.name ?? 'introspection'
@@ -114,7 +116,7 @@ export function introspectionProvider(options: IntrospectionProviderOptions): Pr
     getTtl: (payload) => Math.min(ttlUntilExpiry(payload), ttl),
     ...options.map,
     name,
-    namespace: `introspection ${options.issuer ?? options.endpoint ?? ''} ${options.clientId} ${(audiences ?? []).join(' ')}`,
+    namespace: `introspection ${options.issuer ?? options.endpoint ?? ''} ${options.clientId ?? ''} ${(audiences ?? []).join(' ')}`,
     staleIfError: options.staleIfError ?? 0,
     clockTolerance: options.clockTolerance ?? 5,
     async getPayload(token, ctx) {
@@ -123,9 +125,9 @@ export function introspectionProvider(options: IntrospectionProviderOptions): Pr
       if (tokenTypeHint !== null) form.set('token_type_hint', tokenTypeHint)
       const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }
       if (authorization !== undefined) headers.authorization = authorization
-      else {
-        form.set('client_id', options.clientId)
-        form.set('client_secret', options.clientSecret)
+      else if (clientAuth === 'client_secret_post') {
+        form.set('client_id', options.clientId!)
+        form.set('client_secret', options.clientSecret!)
       }
       const answer = await fetchJson(url, {
         method: 'POST', headers, body: form.toString(), signal: ctx.signal, timeout, maxBytes,

@@ -3,7 +3,7 @@
 // with a clock tolerance, `typ` and required claims when asked.
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyOptions } from 'jose'
 import type { Dispatcher } from 'undici'
-import { InvalidTokenError, isProviderUnavailableError } from '../src/errors.js'
+import { InvalidTokenError, isInvalidTokenError, isProviderUnavailableError } from '../src/errors.js'
 import { defineProvider, type Provider, type ProviderDefinition } from '../src/provider.js'
 import { assertHttpUrl } from './discovery.js'
 import { ProviderEndpoint, startOrWarn } from './endpoint.js'
@@ -12,8 +12,14 @@ import { publicSigningKeys, RemoteJwks, type RemoteJwksOptions, type Verificatio
 export interface JwtProviderOptions {
   /** The `iss` every token must carry, exactly. Also where discovery finds the JWKS. Required. */
   issuer: string
-  /** The `aud` (one of them) every token must carry: this API's identifier. Required. */
-  audience: string | string[]
+  /**
+   * The `aud` (one of them) every token must carry: this API's identifier. Required. `null` turns
+   * the check off, only for identity providers whose access tokens carry no `aud` and are bound to
+   * the API by another claim, which `validate` must then check (AWS Cognito: `client_id`).
+   */
+  audience: string | string[] | null
+  /** Extra checks on the verified claims; throw InvalidTokenError to refuse the token. */
+  validate?: (claims: JWTPayload) => void
   /** The JWKS URL; default: `jwks_uri` from the issuer's discovery document. */
   jwksUri?: string
   /** Local keys instead of a remote JWKS (no network at all). */
@@ -61,10 +67,11 @@ function checkAlgorithms(algorithms: unknown): string[] {
   return algorithms as string[]
 }
 
-function checkAudience(audience: unknown): string | string[] {
+function checkAudience(audience: unknown, validate: unknown): string | string[] | undefined {
   const valid = (value: unknown): value is string => typeof value === 'string' && value.length > 0
   if (valid(audience) || (Array.isArray(audience) && audience.length > 0 && audience.every(valid))) return audience
-  throw new TypeError('jwtProvider: audience is required (this API\'s identifier, or a list of them)')
+  if (audience === null && typeof validate === 'function') return undefined
+  throw new TypeError('jwtProvider: audience is required (this API\'s identifier, or a list of them; null only together with validate)')
 }
 
 const CLAIM_MESSAGES: Record<string, string> = {
@@ -77,8 +84,9 @@ const CLAIM_MESSAGES: Record<string, string> = {
 
 /** jose's errors, as the public message and the detail for the log. */
 export function invalidJwt(err: unknown): Error {
-  // Outages and misconfiguration are not the token's fault: 503, never a 401.
-  if (isProviderUnavailableError(err) || (err as { code?: unknown }).code === 'ERR_TOKEN_AUTH_CONFIGURATION') return err as Error
+  // Outages and misconfiguration are not the token's fault: 503, never a 401. A refusal from
+  // `validate` already says why.
+  if (isProviderUnavailableError(err) || isInvalidTokenError(err) || (err as { code?: unknown }).code === 'ERR_TOKEN_AUTH_CONFIGURATION') return err as Error
   const { code, claim, message } = err as { code?: string; claim?: string; message?: string }
   const detail = `${code ?? 'error'}: ${message ?? ''}`
   switch (code) {
@@ -144,12 +152,13 @@ export function jwtProvider(options: JwtProviderOptions): JwtProvider {
   if (options === null || typeof options !== 'object') throw new TypeError('jwtProvider: options must be an object')
   assertHttpUrl(options.issuer, 'jwtProvider: issuer')
   const { issuer } = options
+  const audience = checkAudience(options.audience, options.validate)
   const verifyOptions: JWTVerifyOptions = {
     issuer,
-    audience: checkAudience(options.audience),
     algorithms: checkAlgorithms(options.algorithms),
     clockTolerance: options.clockTolerance ?? 5,
   }
+  if (audience !== undefined) verifyOptions.audience = audience
   if (options.requiredClaims !== undefined) verifyOptions.requiredClaims = options.requiredClaims
   if (options.typ !== undefined) verifyOptions.typ = options.typ
   if (options.jwksUri !== undefined) assertHttpUrl(options.jwksUri, 'jwtProvider: jwksUri')
@@ -175,12 +184,13 @@ export function jwtProvider(options: JwtProviderOptions): JwtProvider {
     ...options.map,
     name: options.name ?? 'jwt',
     // A token accepted for one audience must never be served from a shared cache to another.
-    namespace: `jwt ${issuer} ${([] as string[]).concat(verifyOptions.audience as string | string[]).join(' ')}`,
+    namespace: `jwt ${issuer} ${([] as string[]).concat(audience ?? []).join(' ')}`,
     clockTolerance: verifyOptions.clockTolerance as number,
     async getPayload(token, ctx) {
       assertCompactJws(token)
       try {
         const { payload } = await jwtVerify(token, (header, jws) => getKey(header, jws, ctx.signal), verifyOptions)
+        options.validate?.(payload)
         return payload
       } catch (err) {
         throw invalidJwt(err)
