@@ -183,6 +183,7 @@ export function jwtProvider(options: JwtProviderOptions): JwtProvider {
   const provider = defineProvider<JWTPayload>({
     ...options.map,
     name: options.name ?? 'jwt',
+    issuer,
     // A token accepted for one audience must never be served from a shared cache to another.
     namespace: `jwt ${issuer} ${([] as string[]).concat(audience ?? []).join(' ')}`,
     clockTolerance: verifyOptions.clockTolerance as number,

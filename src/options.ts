@@ -7,11 +7,10 @@ import { TokenCache, type CacheOptions } from './cache.js'
 import { quotable } from './errors.js'
 import type { ExtractOptions } from './extract-token.js'
 import { resolveSettings, type PipelineSettings } from './pipeline.js'
+import { multiIssuer } from './multi-issuer.js'
 import { assertProvider, type AnyProvider, type Logger, type Provider } from './provider.js'
 
-export interface TokenAuthPluginOptions {
-  /** Validates tokens: a provider from `fastify-token-auth/providers/*` or defineProvider(). Required. */
-  provider: AnyProvider
+interface PluginOptionsBase {
   /**
    * Cache of validated tokens: options for a new one, a TokenCache to share between
    * registrations, or `false` for none. Default `{ max: 10_000, maxTtl: 300_000, negativeTtl: 0 }`.
@@ -47,6 +46,23 @@ export interface TokenAuthPluginOptions {
   ticketSecret?: TicketSecret | TicketSecret[]
 }
 
+/** The plugin's options: a `provider` (or a list of them), or `issuers`. */
+export type TokenAuthPluginOptions = PluginOptionsBase & (
+  | {
+    /**
+     * Validates tokens: a provider from `fastify-token-auth/providers/*` or defineProvider(), or a
+     * list of them (JWTs go to the provider of their `iss`, opaque tokens try the others in order).
+     */
+    provider: AnyProvider | AnyProvider[]
+    issuers?: undefined
+  }
+  | {
+    /** Providers by issuer: `{ 'https://login.acme.com/': jwtProvider(…) }`. An unknown issuer is a 401 without any network call. */
+    issuers: Record<string, AnyProvider>
+    provider?: undefined
+  }
+)
+
 export interface NormalizedOptions {
   provider: Provider<unknown>
   realm: string
@@ -59,7 +75,7 @@ export interface NormalizedOptions {
 export const PLUGIN_DEFAULTS = Object.freeze({ realm: 'api', allowQuery: false })
 
 // Ours, plus what Fastify's register() itself may pass along.
-const KNOWN_OPTIONS = new Set(['provider', 'cache', 'realm', 'maxTokenLength', 'allowQuery', 'timeout', 'breaker', 'revalidate', 'ticketSecret', 'prefix', 'logLevel', 'logSerializers'])
+const KNOWN_OPTIONS = new Set(['provider', 'cache', 'issuers', 'realm', 'maxTokenLength', 'allowQuery', 'timeout', 'breaker', 'revalidate', 'ticketSecret', 'prefix', 'logLevel', 'logSerializers'])
 
 function checkBreaker(value: unknown): BreakerOptions | false | undefined {
   if (value === undefined || value === false) return value
@@ -88,7 +104,10 @@ export function normalizeOptions(options: TokenAuthPluginOptions, log: Logger): 
   for (const name of Object.keys(options)) {
     if (!KNOWN_OPTIONS.has(name)) throw new TypeError(`fastify-token-auth: unknown option "${name}"`)
   }
-  assertProvider(options.provider, 'fastify-token-auth: options.provider')
+  const provider: AnyProvider | undefined = options.issuers !== undefined
+    ? multiIssuer(options.issuers, 'fastify-token-auth: options.issuers')
+    : Array.isArray(options.provider) ? multiIssuer(options.provider, 'fastify-token-auth: options.provider') : options.provider
+  assertProvider(provider, 'fastify-token-auth: options.provider')
   const realm = options.realm ?? PLUGIN_DEFAULTS.realm
   if (typeof realm !== 'string' || realm.length === 0 || quotable(realm) !== realm) {
     throw new TypeError('fastify-token-auth: options.realm must be a non-empty string of printable ASCII without " or \\')
@@ -101,7 +120,7 @@ export function normalizeOptions(options: TokenAuthPluginOptions, log: Logger): 
     'fastify-token-auth: options',
   )
   return {
-    provider: options.provider,
+    provider,
     realm,
     extract: { maxTokenLength: settings.maxTokenLength, allowQuery },
     settings,

@@ -51,7 +51,7 @@ async function validate(provider: Provider<unknown>, token: string, ctx: Provide
   }
   const auth: CachedAuth = {
     uid,
-    provider: provider.name,
+    provider: provider.nameOf?.(payload) ?? provider.name,
     strategy: STRATEGY,
     credentials: provider.getCredentials(payload),
     info: provider.getInfo(payload),

@@ -45,6 +45,10 @@ export interface Provider<P = Claims> {
    * two providers sharing a cache never serve each other's results. Default: `name`.
    */
   namespace?: string
+  /** Optional: the `iss` of the tokens it validates (multi-issuer routing uses it). */
+  issuer?: string
+  /** Optional: the provider name for `Auth.provider` when it depends on the payload (multi-issuer). */
+  nameOf?(payload: P): string
   /**
    * Optional: during an outage, how long past its cache entry a good answer may still be served,
    * in ms (never past the token's exp). Default 0: off.

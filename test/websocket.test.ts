@@ -1,10 +1,11 @@
+import type { PluginExtras } from './helpers/extras.js'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { after, before, describe, test } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyWebsocket from '@fastify/websocket'
 import type { WebSocket } from 'ws'
-import fastifyTokenAuth, { type TokenAuthPluginOptions } from '../src/index.js'
+import fastifyTokenAuth from '../src/index.js'
 import { AuthFlow } from '../src/ws-client.js'
 import { testProvider, type TestProvider } from '../providers/test.js'
 import { connect, type Client } from './helpers/ws.js'
@@ -16,7 +17,7 @@ const longToken = 'reader-token.ws-1'
 
 interface WsApp { app: FastifyInstance; provider: TestProvider; base: string; http: string }
 
-async function startApp(options: Partial<TokenAuthPluginOptions> = {}, provider?: TestProvider): Promise<WsApp> {
+async function startApp(options: PluginExtras = {}, provider?: TestProvider): Promise<WsApp> {
   const p = provider ?? testProvider({ tokens: {
     [longToken]: { sub: 'reader', scope: 'orders:read', exp: nowS() + 3600 },
     'admin-token.ws-1': { sub: 'root', scope: 'orders:read admin', exp: nowS() + 3600 },

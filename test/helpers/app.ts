@@ -1,6 +1,7 @@
 // Builds the app most tests need: the plugin with a test provider, and a few routes.
+import type { PluginExtras } from './extras.js'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import fastifyTokenAuth, { type TokenAuthPluginOptions } from '../../src/index.js'
+import fastifyTokenAuth from '../../src/index.js'
 import { testProvider, type TestProvider } from '../../providers/test.js'
 
 export const NOW_S = (): number => Math.floor(Date.now() / 1000)
@@ -26,7 +27,7 @@ export interface TestApp {
 }
 
 export async function buildApp(
-  pluginOptions: Partial<TokenAuthPluginOptions> = {},
+  pluginOptions: PluginExtras = {},
   fastifyOptions: FastifyServerOptions = {},
   provider: TestProvider = testProvider({ tokens: standardTokens() }),
 ): Promise<TestApp> {

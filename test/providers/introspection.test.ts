@@ -1,10 +1,11 @@
+import type { PluginExtras } from '../helpers/extras.js'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Writable } from 'node:stream'
 import { describe, test } from 'node:test'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { Agent } from 'undici'
-import fastifyTokenAuth, { type TokenAuthPluginOptions } from '../../src/index.js'
+import fastifyTokenAuth from '../../src/index.js'
 import { introspectionProvider, type IntrospectionProviderOptions } from '../../providers/introspection.js'
 import { API_AUDIENCE, API_CLIENT, API_CLIENT_POST, OTHER_AUDIENCE, useIdp } from '../helpers/idp.js'
 
@@ -12,7 +13,7 @@ const ctx = useIdp()
 const INTROSPECT = '/token/introspection'
 const introspections = (): number => ctx.idp.calls[INTROSPECT] ?? 0
 
-async function apiWith(options: Partial<IntrospectionProviderOptions> = {}, plugin: Partial<TokenAuthPluginOptions> = {}, fastify: FastifyServerOptions = {}): Promise<FastifyInstance> {
+async function apiWith(options: Partial<IntrospectionProviderOptions> = {}, plugin: PluginExtras = {}, fastify: FastifyServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify(fastify)
   const provider = introspectionProvider({ issuer: ctx.idp.issuer, ...API_CLIENT, ...options })
   await app.register(fastifyTokenAuth, { provider, ...plugin })

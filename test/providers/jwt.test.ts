@@ -1,15 +1,16 @@
+import type { PluginExtras } from '../helpers/extras.js'
 import assert from 'node:assert/strict'
 import { createHmac, randomBytes } from 'node:crypto'
 import { describe, test } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { exportJWK, exportSPKI, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose'
-import fastifyTokenAuth, { tokenAuth, type TokenAuthPluginOptions } from '../../src/index.js'
+import fastifyTokenAuth, { tokenAuth } from '../../src/index.js'
 import { jwtProvider, type JwtProvider } from '../../providers/jwt.js'
 import { API_AUDIENCE, b64url, claimsOf, OTHER_AUDIENCE, useIdp, waitPast } from '../helpers/idp.js'
 
 const ctx = useIdp()
 
-async function apiWith(provider: JwtProvider, options: Partial<TokenAuthPluginOptions> = {}): Promise<FastifyInstance> {
+async function apiWith(provider: JwtProvider, options: PluginExtras = {}): Promise<FastifyInstance> {
   const app = Fastify()
   await app.register(fastifyTokenAuth, { provider, ...options })
   app.get('/orders', { config: { auth: { scopes: ['orders:read'] } } }, async (request) => ({
