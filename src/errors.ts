@@ -103,14 +103,17 @@ export interface ChallengeParams {
   description?: string
   /** Scopes the route needs; sent with insufficient_scope (RFC 6750 §3). */
   scopes?: readonly string[]
+  /** RFC 9728 §5.1: where the protected resource's metadata is. */
+  resourceMetadata?: string
 }
 
 /** The `WWW-Authenticate` value for a failure, or undefined for 503 (not an auth challenge). */
-export function challenge({ realm, key, description, scopes }: ChallengeParams): string | undefined {
+export function challenge({ realm, key, description, scopes, resourceMetadata }: ChallengeParams): string | undefined {
   const spec = FAILURES[key]
   if (spec.status === 503) return undefined
   const params: string[] = []
   if (realm !== undefined) params.push(`realm="${quotable(realm)}"`)
+  if (resourceMetadata !== undefined) params.push(`resource_metadata="${quotable(resourceMetadata)}"`)
   if (spec.challengeError) {
     params.push(`error="${key}"`)
     params.push(`error_description="${quotable(description ?? spec.description)}"`)

@@ -22,6 +22,7 @@ export {
 export { extractToken, type ExtractInput, type ExtractOptions, type ExtractResult, type ExtractFailure } from './extract-token.js'
 export { redactUrl, logSerializers } from './log.js'
 export { channels } from './diagnostics.js'
+export type { ResourceMetadataOptions } from './resource-metadata.js'
 export { multiIssuer, unverifiedIssuer, type RoutedPayload } from './multi-issuer.js'
 export type { RevalidateOptions, RevokedEvent } from './revalidate.js'
 export type { AuthSocket, SocketRule } from './websocket.js'

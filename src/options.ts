@@ -2,6 +2,7 @@
 // wrong types fail at registration with the option's path; the request path reads settled values.
 import type { BreakerOptions } from './breaker.js'
 import type { RevalidateOptions } from './revalidate.js'
+import { resourceMetadata, type ResourceMetadata, type ResourceMetadataOptions } from './resource-metadata.js'
 import { normalizeSecrets, type TicketSecret } from './ticket.js'
 import { TokenCache, type CacheOptions } from './cache.js'
 import { quotable } from './errors.js'
@@ -44,6 +45,11 @@ interface PluginOptionsBase {
    * bytes. A list rotates: the first signs, all verify. Default: tickets off.
    */
   ticketSecret?: TicketSecret | TicketSecret[]
+  /**
+   * RFC 9728: serve `/.well-known/oauth-protected-resource` with this document and point every
+   * challenge at it (`resource_metadata=`). Default: off.
+   */
+  resourceMetadata?: ResourceMetadataOptions
 }
 
 /** The plugin's options: a `provider` (or a list of them), or `issuers`. */
@@ -70,12 +76,13 @@ export interface NormalizedOptions {
   settings: PipelineSettings
   revalidate: RevalidateOptions | undefined
   ticketSecret: Buffer[] | undefined
+  resourceMetadata: ResourceMetadata | undefined
 }
 
 export const PLUGIN_DEFAULTS = Object.freeze({ realm: 'api', allowQuery: false })
 
 // Ours, plus what Fastify's register() itself may pass along.
-const KNOWN_OPTIONS = new Set(['provider', 'cache', 'issuers', 'realm', 'maxTokenLength', 'allowQuery', 'timeout', 'breaker', 'revalidate', 'ticketSecret', 'prefix', 'logLevel', 'logSerializers'])
+const KNOWN_OPTIONS = new Set(['provider', 'cache', 'issuers', 'realm', 'maxTokenLength', 'allowQuery', 'timeout', 'breaker', 'revalidate', 'ticketSecret', 'resourceMetadata', 'prefix', 'logLevel', 'logSerializers'])
 
 function checkBreaker(value: unknown): BreakerOptions | false | undefined {
   if (value === undefined || value === false) return value
@@ -126,5 +133,6 @@ export function normalizeOptions(options: TokenAuthPluginOptions, log: Logger): 
     settings,
     revalidate: checkRevalidate(options.revalidate, cache),
     ticketSecret: options.ticketSecret === undefined ? undefined : normalizeSecrets(options.ticketSecret, 'fastify-token-auth: options.ticketSecret'),
+    resourceMetadata: options.resourceMetadata === undefined ? undefined : resourceMetadata(options.resourceMetadata, allowQuery),
   }
 }

@@ -19,10 +19,10 @@ import type { TokenAuthDecorator } from './types.js'
 import { isUpgrade, upgradeCredential } from './upgrade.js'
 import { SocketSessions, type AuthSocket } from './websocket.js'
 
-function sendFailure(reply: FastifyReply, failure: AuthFailure, realm: string, scopes?: readonly string[]): FastifyReply {
+function sendFailure(reply: FastifyReply, failure: AuthFailure, realm: string, scopes?: readonly string[], resourceMetadata?: string): FastifyReply {
   const key = failureKey(failure)
   const description = failure.errors[0]?.message
-  const header = challenge({ realm, key, description, scopes })
+  const header = challenge({ realm, key, description, scopes, resourceMetadata })
   if (header !== undefined) reply.header('www-authenticate', header)
   if (key === 'provider_unavailable') reply.header('retry-after', String(failure.retryAfter ?? DEFAULT_RETRY_AFTER))
   reply.header('cache-control', 'no-store')
@@ -58,6 +58,7 @@ function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPluginOptio
     return
   }
   const { provider, realm, extract, settings } = settled
+  const metadataUrl = settled.resourceMetadata?.url
   const namespace = namespaceOf(provider)
   const missing = Object.freeze(buildFailure(provider.name, 'missing_token'))
   const tickets = settled.ticketSecret === undefined ? undefined : new Tickets(settled.ticketSecret, 'fastify-token-auth: options.ticketSecret')
@@ -117,12 +118,12 @@ function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPluginOptio
     if (auth === null) {
       const failure = request.authFailure ?? missing
       request.log.debug({ tokenAuth: { key: failureKey(failure) } }, 'request rejected')
-      sendFailure(reply, failure, realm)
+      sendFailure(reply, failure, realm, undefined, metadataUrl)
       return true
     }
     if (scopes.length > 0 && !hasScopes(auth, scopes)) {
       request.log.debug({ tokenAuth: { key: 'insufficient_scope', uid: auth.uid } }, 'request rejected')
-      sendFailure(reply, buildFailure(auth.provider, 'insufficient_scope'), realm, scopes)
+      sendFailure(reply, buildFailure(auth.provider, 'insufficient_scope'), realm, scopes, metadataUrl)
       return true
     }
     return false
@@ -185,6 +186,11 @@ function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPluginOptio
       if (!(rule.enforce && enforce(request, reply, rule.scopes))) next()
     }, next)
   })
+
+  if (settled.resourceMetadata !== undefined) {
+    const { path, document } = settled.resourceMetadata
+    fastify.get(path, { config: { auth: false } }, async (_request, reply) => reply.header('cache-control', 'max-age=3600').send(document))
+  }
 
   // @fastify/websocket emits 'connection' just before it calls the route's handler: the socket
   // is taken in hand here, whatever the order in which the two plugins were registered.
