@@ -12,6 +12,8 @@ import { publicSigningKeys, RemoteJwks, type RemoteJwksOptions, type Verificatio
 export interface JwtProviderOptions {
   /** The `iss` every token must carry, exactly. Also where discovery finds the JWKS. Required. */
   issuer: string
+  /** Other spellings of the same issuer that tokens may carry (Google: `accounts.google.com`). */
+  issuerAliases?: string[]
   /**
    * The `aud` (one of them) every token must carry: this API's identifier. Required. `null` turns
    * the check off, only for identity providers whose access tokens carry no `aud` and are bound to
@@ -154,7 +156,7 @@ export function jwtProvider(options: JwtProviderOptions): JwtProvider {
   const { issuer } = options
   const audience = checkAudience(options.audience, options.validate)
   const verifyOptions: JWTVerifyOptions = {
-    issuer,
+    issuer: options.issuerAliases === undefined ? issuer : [issuer, ...options.issuerAliases],
     algorithms: checkAlgorithms(options.algorithms),
     clockTolerance: options.clockTolerance ?? 5,
   }
