@@ -74,6 +74,8 @@ export interface AuthFailure {
   errors: AuthError[]
   /** Seconds to wait before retrying, on `provider_unavailable`. */
   retryAfter?: number
+  /** The scheme the client must use: `DPoP` when the failure is about a DPoP binding or proof. */
+  challenge?: 'DPoP'
 }
 
 export const STRATEGY = 'bearer'

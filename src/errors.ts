@@ -7,6 +7,7 @@ export type FailureKey =
   | 'invalid_request'
   | 'invalid_token'
   | 'insufficient_scope'
+  | 'invalid_dpop_proof'
   | 'provider_unavailable'
 
 interface FailureSpec {
@@ -22,6 +23,7 @@ export const FAILURES: Readonly<Record<FailureKey, FailureSpec>> = Object.freeze
   invalid_request: { status: 400, challengeError: true, description: 'The request carries a malformed access token' },
   invalid_token: { status: 401, challengeError: true, description: 'The access token is invalid' },
   insufficient_scope: { status: 403, challengeError: true, description: 'The access token lacks a required scope' },
+  invalid_dpop_proof: { status: 401, challengeError: true, description: 'The DPoP proof is invalid' },
   provider_unavailable: { status: 503, challengeError: false, description: 'The identity provider is unavailable' },
 })
 
@@ -105,14 +107,18 @@ export interface ChallengeParams {
   scopes?: readonly string[]
   /** RFC 9728 §5.1: where the protected resource's metadata is. */
   resourceMetadata?: string
+  /** `DPoP` challenges (RFC 9449 §7.1) name the proof algorithms accepted. */
+  scheme?: 'Bearer' | 'DPoP'
+  algs?: readonly string[]
 }
 
 /** The `WWW-Authenticate` value for a failure, or undefined for 503 (not an auth challenge). */
-export function challenge({ realm, key, description, scopes, resourceMetadata }: ChallengeParams): string | undefined {
+export function challenge({ realm, key, description, scopes, resourceMetadata, scheme = 'Bearer', algs }: ChallengeParams): string | undefined {
   const spec = FAILURES[key]
   if (spec.status === 503) return undefined
   const params: string[] = []
   if (realm !== undefined) params.push(`realm="${quotable(realm)}"`)
+  if (scheme === 'DPoP' && algs !== undefined) params.push(`algs="${quotable(algs.join(' '))}"`)
   if (resourceMetadata !== undefined) params.push(`resource_metadata="${quotable(resourceMetadata)}"`)
   if (spec.challengeError) {
     params.push(`error="${key}"`)
@@ -121,5 +127,5 @@ export function challenge({ realm, key, description, scopes, resourceMetadata }:
       params.push(`scope="${quotable(scopes.join(' '))}"`)
     }
   }
-  return params.length === 0 ? 'Bearer' : `Bearer ${params.join(', ')}`
+  return params.length === 0 ? scheme : `${scheme} ${params.join(', ')}`
 }

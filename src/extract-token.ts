@@ -7,6 +7,8 @@ export interface ExtractOptions {
   maxTokenLength: number
   /** Accept `?access_token=` (RFC 6750 §2.3). Tokens in URLs end up in logs: off by default. */
   allowQuery: boolean
+  /** Also accept `Authorization: DPoP <token>` (RFC 9449 §7.1). */
+  dpop?: boolean
 }
 
 export interface ExtractInput {
@@ -44,8 +46,14 @@ export const BAD_QUERY = failure('invalid_request', 'The access_token parameter 
 // The two parts share no character, so the match is linear.
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/
 
-function isBearerScheme(value: string, end: number): boolean {
-  return end === 6 && value.slice(0, 6).toLowerCase() === 'bearer'
+function isTokenScheme(value: string, end: number, dpop: boolean): boolean {
+  if (end === 6) return value.slice(0, 6).toLowerCase() === 'bearer'
+  return dpop && end === 4 && value.slice(0, 4).toLowerCase() === 'dpop'
+}
+
+/** Whether an Authorization header uses the DPoP scheme. */
+export function usesDpopScheme(authorization: string | undefined): boolean {
+  return typeof authorization === 'string' && authorization.length > 5 && authorization.charCodeAt(4) === 0x20 && authorization.slice(0, 4).toLowerCase() === 'dpop'
 }
 
 function countAuthorizationHeaders(rawHeaders: readonly string[]): number {
@@ -68,7 +76,7 @@ function fromHeader(value: string, options: ExtractOptions): ExtractResult {
   // Node trims surrounding whitespace; the scheme ends at the first space or tab.
   let end = 0
   while (end < value.length && value.charCodeAt(end) !== 0x20 && value.charCodeAt(end) !== 0x09) end++
-  if (!isBearerScheme(value, end)) return NO_TOKEN
+  if (!isTokenScheme(value, end, options.dpop === true)) return NO_TOKEN
   if (end === value.length) return SCHEME_ONLY
   if (value.charCodeAt(end) !== 0x20) return BAD_SEPARATOR
   let start = end

@@ -2,6 +2,7 @@
 // wrong types fail at registration with the option's path; the request path reads settled values.
 import type { BreakerOptions } from './breaker.js'
 import type { RevalidateOptions } from './revalidate.js'
+import type { DpopMode } from './dpop.js'
 import { resourceMetadata, type ResourceMetadata, type ResourceMetadataOptions } from './resource-metadata.js'
 import { normalizeSecrets, type TicketSecret } from './ticket.js'
 import { TokenCache, type CacheOptions } from './cache.js'
@@ -50,6 +51,12 @@ interface PluginOptionsBase {
    * challenge at it (`resource_metadata=`). Default: off.
    */
   resourceMetadata?: ResourceMetadataOptions
+  /**
+   * DPoP (RFC 9449). 'allowed' (default): tokens bound to a key (`cnf.jkt`) need a valid proof
+   * and the DPoP scheme, others pass as Bearer. 'required': only DPoP-bound tokens. 'disabled':
+   * the DPoP scheme is not accepted, and bound tokens are refused (never downgraded to Bearer).
+   */
+  dpop?: DpopMode
 }
 
 /** The plugin's options: a `provider` (or a list of them), or `issuers`. */
@@ -77,12 +84,13 @@ export interface NormalizedOptions {
   revalidate: RevalidateOptions | undefined
   ticketSecret: Buffer[] | undefined
   resourceMetadata: ResourceMetadata | undefined
+  dpop: DpopMode
 }
 
 export const PLUGIN_DEFAULTS = Object.freeze({ realm: 'api', allowQuery: false })
 
 // Ours, plus what Fastify's register() itself may pass along.
-const KNOWN_OPTIONS = new Set(['provider', 'cache', 'issuers', 'realm', 'maxTokenLength', 'allowQuery', 'timeout', 'breaker', 'revalidate', 'ticketSecret', 'resourceMetadata', 'prefix', 'logLevel', 'logSerializers'])
+const KNOWN_OPTIONS = new Set(['provider', 'cache', 'issuers', 'realm', 'maxTokenLength', 'allowQuery', 'timeout', 'breaker', 'revalidate', 'ticketSecret', 'resourceMetadata', 'dpop', 'prefix', 'logLevel', 'logSerializers'])
 
 function checkBreaker(value: unknown): BreakerOptions | false | undefined {
   if (value === undefined || value === false) return value
@@ -120,6 +128,8 @@ export function normalizeOptions(options: TokenAuthPluginOptions, log: Logger): 
     throw new TypeError('fastify-token-auth: options.realm must be a non-empty string of printable ASCII without " or \\')
   }
   const allowQuery = options.allowQuery ?? PLUGIN_DEFAULTS.allowQuery
+  const dpop = options.dpop ?? 'allowed'
+  if (dpop !== 'allowed' && dpop !== 'required' && dpop !== 'disabled') throw new TypeError("fastify-token-auth: options.dpop must be 'allowed', 'required' or 'disabled'")
   if (typeof allowQuery !== 'boolean') throw new TypeError('fastify-token-auth: options.allowQuery must be a boolean')
   const cache = options.cache instanceof TokenCache ? options.cache : new TokenCache(options.cache ?? {}, 'fastify-token-auth: options.cache')
   const settings = resolveSettings(
@@ -129,10 +139,11 @@ export function normalizeOptions(options: TokenAuthPluginOptions, log: Logger): 
   return {
     provider,
     realm,
-    extract: { maxTokenLength: settings.maxTokenLength, allowQuery },
+    extract: { maxTokenLength: settings.maxTokenLength, allowQuery, dpop: dpop !== 'disabled' },
     settings,
     revalidate: checkRevalidate(options.revalidate, cache),
     ticketSecret: options.ticketSecret === undefined ? undefined : normalizeSecrets(options.ticketSecret, 'fastify-token-auth: options.ticketSecret'),
     resourceMetadata: options.resourceMetadata === undefined ? undefined : resourceMetadata(options.resourceMetadata, allowQuery),
+    dpop,
   }
 }

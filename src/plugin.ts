@@ -9,7 +9,8 @@ import fp from 'fastify-plugin'
 import { buildFailure, failureKey, hasScopes, isAuthFailure, type Auth, type AuthFailure } from './auth.js'
 import { cacheKey } from './cache.js'
 import { challenge, ConfigurationError, DEFAULT_RETRY_AFTER } from './errors.js'
-import { extractToken, NO_TOKEN } from './extract-token.js'
+import { DPOP_ALGORITHMS, DpopError, DpopVerifier, type DpopMode } from './dpop.js'
+import { extractToken, NO_TOKEN, usesDpopScheme } from './extract-token.js'
 import { normalizeOptions, type NormalizedOptions, type TokenAuthPluginOptions } from './options.js'
 import { authenticate, authenticateExtracted, namespaceOf, requireScopes } from './pipeline.js'
 import { Revalidator, type RevokedEvent } from './revalidate.js'
@@ -19,11 +20,27 @@ import type { TokenAuthDecorator } from './types.js'
 import { isUpgrade, upgradeCredential } from './upgrade.js'
 import { SocketSessions, type AuthSocket } from './websocket.js'
 
-function sendFailure(reply: FastifyReply, failure: AuthFailure, realm: string, scopes?: readonly string[], resourceMetadata?: string): FastifyReply {
+interface ChallengeSettings {
+  realm: string
+  resourceMetadata: string | undefined
+  dpop: DpopMode
+}
+
+function sendFailure(reply: FastifyReply, failure: AuthFailure, settings: ChallengeSettings, scopes?: readonly string[], usedDpop = false): FastifyReply {
   const key = failureKey(failure)
   const description = failure.errors[0]?.message
-  const header = challenge({ realm, key, description, scopes, resourceMetadata })
-  if (header !== undefined) reply.header('www-authenticate', header)
+  const params = { realm: settings.realm, key, description, scopes, resourceMetadata: settings.resourceMetadata }
+  // RFC 9449 §7.1: a DPoP challenge where DPoP is what the client must use (and errors in the
+  // scheme the client used); Bearer challenges stay as they are for everyone else.
+  const dpopFirst = settings.dpop === 'required' || usedDpop || failure.challenge === 'DPoP'
+  const headers: string[] = []
+  const bearer = challenge(dpopFirst ? { ...params, key: key === 'missing_token' ? key : 'missing_token' } : params)
+  const dpop = settings.dpop === 'disabled' ? undefined : challenge({ ...params, key: dpopFirst ? key : 'missing_token', scheme: 'DPoP', algs: DPOP_ALGORITHMS })
+  if (dpopFirst) {
+    if (dpop !== undefined) headers.push(dpop)
+    if (settings.dpop !== 'required' && bearer !== undefined) headers.push(bearer)
+  } else if (bearer !== undefined) headers.push(bearer)
+  if (headers.length > 0) reply.header('www-authenticate', headers.length === 1 ? headers[0] : headers)
   if (key === 'provider_unavailable') reply.header('retry-after', String(failure.retryAfter ?? DEFAULT_RETRY_AFTER))
   reply.header('cache-control', 'no-store')
   return reply.code(failure.status).send({ error: key, error_description: description })
@@ -58,7 +75,38 @@ function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPluginOptio
     return
   }
   const { provider, realm, extract, settings } = settled
-  const metadataUrl = settled.resourceMetadata?.url
+  const challenges: ChallengeSettings = { realm, resourceMetadata: settled.resourceMetadata?.url, dpop: settled.dpop }
+  const dpopVerifier = new DpopVerifier()
+
+  function refuse(request: FastifyRequest, key: 'invalid_token' | 'invalid_dpop_proof', message: string, auth: Auth): void {
+    request.auth = null as unknown as Auth
+    request.authFailure = { ...buildFailure(auth.provider, key, message), challenge: 'DPoP' }
+  }
+
+  /**
+   * RFC 9449: a token bound to a key is good only with the DPoP scheme and a proof for this
+   * request; an unbound token must not come with the DPoP scheme. Proofs are per request: never cached.
+   */
+  function checkDpop(request: FastifyRequest): void | Promise<void> {
+    const auth = request.auth as Auth | null
+    if (auth === null) return
+    const jkt = (auth.credentials.other.cnf as { jkt?: unknown } | undefined)?.jkt
+    const usedDpop = usesDpopScheme(request.headers.authorization)
+    if (typeof jkt !== 'string') {
+      if (usedDpop) refuse(request, 'invalid_token', 'The access token is not bound to a DPoP key', auth)
+      else if (settled.dpop === 'required') refuse(request, 'invalid_token', 'Only DPoP-bound access tokens are accepted', auth)
+      return
+    }
+    if (settled.dpop === 'disabled') return refuse(request, 'invalid_token', 'DPoP-bound access tokens are not accepted here', auth)
+    if (!usedDpop) return refuse(request, 'invalid_token', 'The access token is bound to a DPoP key: use the DPoP scheme', auth)
+    let proofs = 0
+    for (let i = 0; i < request.raw.rawHeaders.length; i += 2) if (request.raw.rawHeaders[i]!.toLowerCase() === 'dpop') proofs++
+    if (proofs > 1) return refuse(request, 'invalid_dpop_proof', 'More than one DPoP proof was sent', auth)
+    const url = `${request.protocol}://${request.host}${request.url}`
+    return dpopVerifier.verify(request.headers.dpop as string | undefined, { method: request.method, url, accessToken: auth.credentials.token, jkt })
+      .then(() => { request.auth = { ...auth, strategy: 'dpop', credentials: { ...auth.credentials, tokenType: 'DPoP' } } })
+      .catch((err: unknown) => refuse(request, 'invalid_dpop_proof', err instanceof DpopError ? err.message : 'The DPoP proof is invalid', auth))
+  }
   const namespace = namespaceOf(provider)
   const missing = Object.freeze(buildFailure(provider.name, 'missing_token'))
   const tickets = settled.ticketSecret === undefined ? undefined : new Tickets(settled.ticketSecret, 'fastify-token-auth: options.ticketSecret')
@@ -118,12 +166,12 @@ function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPluginOptio
     if (auth === null) {
       const failure = request.authFailure ?? missing
       request.log.debug({ tokenAuth: { key: failureKey(failure) } }, 'request rejected')
-      sendFailure(reply, failure, realm, undefined, metadataUrl)
+      sendFailure(reply, failure, challenges, undefined, usesDpopScheme(request.headers.authorization))
       return true
     }
     if (scopes.length > 0 && !hasScopes(auth, scopes)) {
       request.log.debug({ tokenAuth: { key: 'insufficient_scope', uid: auth.uid } }, 'request rejected')
-      sendFailure(reply, buildFailure(auth.provider, 'insufficient_scope'), realm, scopes, metadataUrl)
+      sendFailure(reply, buildFailure(auth.provider, 'insufficient_scope'), challenges, scopes, usesDpopScheme(request.headers.authorization))
       return true
     }
     return false
@@ -151,7 +199,9 @@ function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPluginOptio
   fastify.decorate('requireAuth', function requireAuth(rule: { scopes?: string[] } = {}): preHandlerAsyncHookHandler {
     const { scopes } = toRule(rule, 'requireAuth()')
     return async function requireAuthHandler(request, reply) {
+      const authenticatedHere = request.auth === null && request.authFailure === null
       await authenticateRequest(request)
+      if (authenticatedHere) await checkDpop(request)
       if (enforce(request, reply, scopes)) return reply
     }
   })
@@ -170,7 +220,9 @@ function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPluginOptio
         upgrades.set(request.raw, { rule, key: undefined, auth: null })
         return next()
       }
-      authenticateUpgrade(request).then((key) => {
+      authenticateUpgrade(request).then(async (key) => {
+        // Ticket-based Auths carry no token and no binding; tokens are held to their DPoP key.
+        if (request.auth !== null && request.auth.strategy !== 'ticket') await checkDpop(request)
         if (rule.enforce && enforce(request, reply, rule.scopes)) return
         if (request.auth !== null) upgrades.set(request.raw, { rule, key, auth: request.auth })
         next()
@@ -178,11 +230,12 @@ function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPluginOptio
       return
     }
     const pending = authenticateRequest(request)
-    if (pending === undefined) {
+    const proof = pending === undefined ? checkDpop(request) : undefined
+    if (pending === undefined && proof === undefined) {
       if (!(rule.enforce && enforce(request, reply, rule.scopes))) next()
       return
     }
-    pending.then(() => {
+    Promise.resolve(pending ?? proof).then(() => (pending === undefined ? undefined : checkDpop(request))).then(() => {
       if (!(rule.enforce && enforce(request, reply, rule.scopes))) next()
     }, next)
   })

@@ -1,0 +1,103 @@
+// DPoP (RFC 9449): a token bound to a key (cnf.jkt) passes only with the DPoP scheme and a fresh,
+// single-use proof for this request, signed by that key.
+import assert from 'node:assert/strict'
+import { createHash, randomUUID } from 'node:crypto'
+import { after, before, describe, test } from 'node:test'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose'
+import fastifyTokenAuth from '../src/index.js'
+import { testProvider } from '../providers/test.js'
+
+type Key = Awaited<ReturnType<typeof generateKeyPair>>
+const HTU = 'http://api.test/orders'
+let client: Key
+let stranger: Key
+let clientJwk: JWK
+const tokens = { bound: 'dpop-bound-token.1', plain: 'plain-bearer-token.1' }
+
+async function proof(key: Key, claims: Record<string, unknown> = {}, header: Record<string, unknown> = {}): Promise<string> {
+  const jwk = await exportJWK(key.publicKey)
+  return new SignJWT({ jti: randomUUID(), htm: 'GET', htu: HTU, iat: Math.floor(Date.now() / 1000), ath: createHash('sha256').update(tokens.bound).digest('base64url'), ...claims })
+    .setProtectedHeader({ typ: 'dpop+jwt', alg: 'ES256', jwk, ...header }).sign(key.privateKey)
+}
+
+async function appWith(dpop?: 'allowed' | 'required' | 'disabled'): Promise<FastifyInstance> {
+  const provider = testProvider({ tokens: {
+    [tokens.bound]: { sub: 'alice', scope: 'orders:read', cnf: { jkt: await calculateJwkThumbprint(clientJwk, 'sha256') } },
+    [tokens.plain]: { sub: 'bob', scope: 'orders:read' },
+  } })
+  const app = Fastify()
+  await app.register(fastifyTokenAuth, { provider, ...(dpop === undefined ? {} : { dpop }) })
+  app.get('/orders', { config: { auth: true } }, async (request) => ({ uid: request.auth.uid, strategy: request.auth.strategy }))
+  await app.ready()
+  return app
+}
+const call = (app: FastifyInstance, authorization: string, dpop?: string) =>
+  app.inject({ url: '/orders', headers: { host: 'api.test', authorization, ...(dpop === undefined ? {} : { dpop }) } })
+
+before(async () => {
+  client = await generateKeyPair('ES256', { extractable: true })
+  stranger = await generateKeyPair('ES256', { extractable: true })
+  clientJwk = await exportJWK(client.publicKey)
+})
+
+describe('DPoP-bound tokens (dpop: allowed, the default)', () => {
+  let app: FastifyInstance
+  before(async () => { app = await appWith() })
+  after(() => app.close())
+
+  test('a valid proof: 200, strategy dpop', async () => {
+    const response = await call(app, `DPoP ${tokens.bound}`, await proof(client))
+    assert.equal(response.statusCode, 200)
+    assert.deepEqual(response.json(), { uid: 'alice', strategy: 'dpop' })
+  })
+
+  const refusals: Array<[string, () => Promise<[string, string | undefined]>, string]> = [
+    ['a replayed jti', async () => { const p = await proof(client); await call(app, `DPoP ${tokens.bound}`, p); return [`DPoP ${tokens.bound}`, p] }, 'invalid_dpop_proof'],
+    ['the wrong htm', async () => [`DPoP ${tokens.bound}`, await proof(client, { htm: 'POST' })], 'invalid_dpop_proof'],
+    ['the wrong htu', async () => [`DPoP ${tokens.bound}`, await proof(client, { htu: 'http://api.test/admin' })], 'invalid_dpop_proof'],
+    ['a stale iat', async () => [`DPoP ${tokens.bound}`, await proof(client, { iat: Math.floor(Date.now() / 1000) - 600 })], 'invalid_dpop_proof'],
+    ['the wrong ath', async () => [`DPoP ${tokens.bound}`, await proof(client, { ath: createHash('sha256').update('another token').digest('base64url') })], 'invalid_dpop_proof'],
+    ['a proof signed by another key than cnf.jkt', async () => [`DPoP ${tokens.bound}`, await proof(stranger)], 'invalid_dpop_proof'],
+    ['typ JWT instead of dpop+jwt', async () => [`DPoP ${tokens.bound}`, await proof(client, {}, { typ: 'JWT' })], 'invalid_dpop_proof'],
+    ['no proof at all', async () => [`DPoP ${tokens.bound}`, undefined], 'invalid_dpop_proof'],
+    ['the Bearer scheme for a DPoP-bound token', async () => [`Bearer ${tokens.bound}`, await proof(client)], 'invalid_token'],
+    ['the DPoP scheme for an unbound token', async () => [`DPoP ${tokens.plain}`, await proof(client)], 'invalid_token'],
+  ]
+  for (const [name, make, error] of refusals) {
+    test(`${name}: 401 ${error} with a DPoP challenge`, async () => {
+      const [authorization, dpop] = await make()
+      const response = await call(app, authorization, dpop)
+      assert.equal(response.statusCode, 401)
+      assert.equal(response.json().error, error)
+      const challenges = ([] as string[]).concat(response.headers['www-authenticate'] as string | string[])
+      assert.match(challenges[0]!, new RegExp(`^DPoP realm="api", algs="ES256[^"]*", error="${error}"`))
+    })
+  }
+
+  test('unbound Bearer tokens still pass, with the Bearer challenge unchanged on failure', async () => {
+    assert.deepEqual((await call(app, `Bearer ${tokens.plain}`)).json(), { uid: 'bob', strategy: 'bearer' })
+    const refused = await call(app, 'Bearer unknown-token.x')
+    assert.match(String(refused.headers['www-authenticate']), /^Bearer realm="api", error="invalid_token"/)
+  })
+})
+
+describe('dpop modes', () => {
+  test("'required': an unbound Bearer token is refused, the challenge is DPoP only", async () => {
+    const app = await appWith('required')
+    const response = await call(app, `Bearer ${tokens.plain}`)
+    assert.equal(response.statusCode, 401)
+    assert.match(String(response.headers['www-authenticate']), /^DPoP realm="api", algs="/)
+    assert.equal((await call(app, `DPoP ${tokens.bound}`, await proof(client))).statusCode, 200)
+    await app.close()
+  })
+
+  test("'disabled': the DPoP scheme is no token, and a bound token is never downgraded to Bearer", async () => {
+    const app = await appWith('disabled')
+    assert.equal((await call(app, `DPoP ${tokens.bound}`, await proof(client))).json().error, 'missing_token')
+    const downgraded = await call(app, `Bearer ${tokens.bound}`)
+    assert.equal(downgraded.statusCode, 401)
+    assert.equal(downgraded.json().error, 'invalid_token')
+    await app.close()
+  })
+})
