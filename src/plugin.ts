@@ -2,7 +2,9 @@
 // rejects by itself, like UeberauthToken.Plug); routes with `config.auth` or `app.requireAuth()`
 // enforce, answering per RFC 6750 §3; WebSocket upgrades are authenticated by the same hook and
 // their sockets handed to SocketSessions. Knows nothing of any provider.
+import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
+import type { TLSSocket } from 'node:tls'
 import type { IncomingMessage } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
@@ -84,13 +86,32 @@ function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPluginOptio
   }
 
   /**
-   * RFC 9449: a token bound to a key is good only with the DPoP scheme and a proof for this
-   * request; an unbound token must not come with the DPoP scheme. Proofs are per request: never cached.
+   * RFC 8705 §3: a token bound to a client certificate (`cnf["x5t#S256"]`) is good only on a TLS
+   * connection that presented that very certificate.
+   */
+  function certificateMismatch(request: FastifyRequest, thumbprint: string): boolean {
+    const socket = request.raw.socket as Partial<TLSSocket>
+    const certificate = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate(false) : undefined
+    const der = (certificate as { raw?: Buffer } | undefined)?.raw
+    return !Buffer.isBuffer(der) || createHash('sha256').update(der).digest('base64url') !== thumbprint
+  }
+
+  /**
+   * Sender-constrained tokens. RFC 8705: the client certificate must match. RFC 9449: a token bound
+   * to a key is good only with the DPoP scheme and a proof for this request; an unbound token must
+   * not come with the DPoP scheme. Checked per request, after the (cached) validation: never cached.
    */
   function checkDpop(request: FastifyRequest): void | Promise<void> {
     const auth = request.auth as Auth | null
     if (auth === null) return
-    const jkt = (auth.credentials.other.cnf as { jkt?: unknown } | undefined)?.jkt
+    const cnf = auth.credentials.other.cnf as { jkt?: unknown; 'x5t#S256'?: unknown } | undefined
+    const x5t = cnf?.['x5t#S256']
+    if (typeof x5t === 'string' && certificateMismatch(request, x5t)) {
+      request.auth = null as unknown as Auth
+      request.authFailure = buildFailure(auth.provider, 'invalid_token', 'The access token is bound to another client certificate')
+      return
+    }
+    const jkt = cnf?.jkt
     const usedDpop = usesDpopScheme(request.headers.authorization)
     if (typeof jkt !== 'string') {
       if (usedDpop) refuse(request, 'invalid_token', 'The access token is not bound to a DPoP key', auth)
