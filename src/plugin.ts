@@ -2,16 +2,15 @@
 // rejects by itself, like UeberauthToken.Plug); routes with `config.auth` or `app.requireAuth()`
 // enforce, answering per RFC 6750 §3; WebSocket upgrades are authenticated by the same hook and
 // their sockets handed to SocketSessions. Knows nothing of any provider.
-import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import type { TLSSocket } from 'node:tls'
 import type { IncomingMessage } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import { buildFailure, failureKey, hasScopes, isAuthFailure, type Auth, type AuthFailure } from './auth.js'
 import { cacheKey } from './cache.js'
 import { challenge, ConfigurationError, DEFAULT_RETRY_AFTER } from './errors.js'
-import { DPOP_ALGORITHMS, DpopError, DpopVerifier, type DpopMode } from './dpop.js'
+import { bindingCheck } from './binding.js'
+import { DPOP_ALGORITHMS, DpopVerifier, type DpopMode } from './dpop.js'
 import { extractToken, NO_TOKEN, usesDpopScheme } from './extract-token.js'
 import { normalizeOptions, type NormalizedOptions, type TokenAuthPluginOptions } from './options.js'
 import { authenticate, authenticateExtracted, namespaceOf, requireScopes } from './pipeline.js'
@@ -78,56 +77,8 @@ function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPluginOptio
   }
   const { provider, realm, extract, settings } = settled
   const challenges: ChallengeSettings = { realm, resourceMetadata: settled.resourceMetadata?.url, dpop: settled.dpop }
-  const dpopVerifier = new DpopVerifier()
 
-  function refuse(request: FastifyRequest, key: 'invalid_token' | 'invalid_dpop_proof', message: string, auth: Auth): void {
-    request.auth = null as unknown as Auth
-    request.authFailure = { ...buildFailure(auth.provider, key, message), challenge: 'DPoP' }
-  }
-
-  /**
-   * RFC 8705 §3: a token bound to a client certificate (`cnf["x5t#S256"]`) is good only on a TLS
-   * connection that presented that very certificate.
-   */
-  function certificateMismatch(request: FastifyRequest, thumbprint: string): boolean {
-    const socket = request.raw.socket as Partial<TLSSocket>
-    const certificate = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate(false) : undefined
-    const der = (certificate as { raw?: Buffer } | undefined)?.raw
-    return !Buffer.isBuffer(der) || createHash('sha256').update(der).digest('base64url') !== thumbprint
-  }
-
-  /**
-   * Sender-constrained tokens. RFC 8705: the client certificate must match. RFC 9449: a token bound
-   * to a key is good only with the DPoP scheme and a proof for this request; an unbound token must
-   * not come with the DPoP scheme. Checked per request, after the (cached) validation: never cached.
-   */
-  function checkDpop(request: FastifyRequest): void | Promise<void> {
-    const auth = request.auth as Auth | null
-    if (auth === null) return
-    const cnf = auth.credentials.other.cnf as { jkt?: unknown; 'x5t#S256'?: unknown } | undefined
-    const x5t = cnf?.['x5t#S256']
-    if (typeof x5t === 'string' && certificateMismatch(request, x5t)) {
-      request.auth = null as unknown as Auth
-      request.authFailure = buildFailure(auth.provider, 'invalid_token', 'The access token is bound to another client certificate')
-      return
-    }
-    const jkt = cnf?.jkt
-    const usedDpop = usesDpopScheme(request.headers.authorization)
-    if (typeof jkt !== 'string') {
-      if (usedDpop) refuse(request, 'invalid_token', 'The access token is not bound to a DPoP key', auth)
-      else if (settled.dpop === 'required') refuse(request, 'invalid_token', 'Only DPoP-bound access tokens are accepted', auth)
-      return
-    }
-    if (settled.dpop === 'disabled') return refuse(request, 'invalid_token', 'DPoP-bound access tokens are not accepted here', auth)
-    if (!usedDpop) return refuse(request, 'invalid_token', 'The access token is bound to a DPoP key: use the DPoP scheme', auth)
-    let proofs = 0
-    for (let i = 0; i < request.raw.rawHeaders.length; i += 2) if (request.raw.rawHeaders[i]!.toLowerCase() === 'dpop') proofs++
-    if (proofs > 1) return refuse(request, 'invalid_dpop_proof', 'More than one DPoP proof was sent', auth)
-    const url = `${request.protocol}://${request.host}${request.url}`
-    return dpopVerifier.verify(request.headers.dpop as string | undefined, { method: request.method, url, accessToken: auth.credentials.token, jkt })
-      .then(() => { request.auth = { ...auth, strategy: 'dpop', credentials: { ...auth.credentials, tokenType: 'DPoP' } } })
-      .catch((err: unknown) => refuse(request, 'invalid_dpop_proof', err instanceof DpopError ? err.message : 'The DPoP proof is invalid', auth))
-  }
+  const checkBinding = bindingCheck(settled.dpop, new DpopVerifier())
   const namespace = namespaceOf(provider)
   const missing = Object.freeze(buildFailure(provider.name, 'missing_token'))
   const tickets = settled.ticketSecret === undefined ? undefined : new Tickets(settled.ticketSecret, 'fastify-token-auth: options.ticketSecret')
@@ -222,7 +173,7 @@ function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPluginOptio
     return async function requireAuthHandler(request, reply) {
       const authenticatedHere = request.auth === null && request.authFailure === null
       await authenticateRequest(request)
-      if (authenticatedHere) await checkDpop(request)
+      if (authenticatedHere) await checkBinding(request)
       if (enforce(request, reply, scopes)) return reply
     }
   })
@@ -243,7 +194,7 @@ function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPluginOptio
       }
       authenticateUpgrade(request).then(async (key) => {
         // Ticket-based Auths carry no token and no binding; tokens are held to their DPoP key.
-        if (request.auth !== null && request.auth.strategy !== 'ticket') await checkDpop(request)
+        if (request.auth !== null && request.auth.strategy !== 'ticket') await checkBinding(request)
         if (rule.enforce && enforce(request, reply, rule.scopes)) return
         if (request.auth !== null) upgrades.set(request.raw, { rule, key, auth: request.auth })
         next()
@@ -251,12 +202,12 @@ function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPluginOptio
       return
     }
     const pending = authenticateRequest(request)
-    const proof = pending === undefined ? checkDpop(request) : undefined
+    const proof = pending === undefined ? checkBinding(request) : undefined
     if (pending === undefined && proof === undefined) {
       if (!(rule.enforce && enforce(request, reply, rule.scopes))) next()
       return
     }
-    Promise.resolve(pending ?? proof).then(() => (pending === undefined ? undefined : checkDpop(request))).then(() => {
+    Promise.resolve(pending ?? proof).then(() => (pending === undefined ? undefined : checkBinding(request))).then(() => {
       if (!(rule.enforce && enforce(request, reply, rule.scopes))) next()
     }, next)
   })
