@@ -4,6 +4,7 @@
 import { hash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import type { AuthFailure, CachedAuth } from './auth.js'
+import { assertStore, type TokenStore } from './store.js'
 
 export interface CacheOptions {
   /** Most validated tokens held. Default 10,000. */
@@ -17,6 +18,11 @@ export interface CacheOptions {
   negativeTtl?: number
   /** Most rejected tokens held (their own LRU, so they never push out good ones). Default 1,000. */
   negativeMax?: number
+  /**
+   * A shared store (L2) for a fleet of instances, e.g. `new RedisStore({ client })` from
+   * `fastify-token-auth/stores/redis`: read on a miss of this LRU before the identity provider.
+   */
+  store?: TokenStore
 }
 
 export const CACHE_DEFAULTS = Object.freeze({ max: 10_000, maxTtl: 300_000, negativeTtl: 0, negativeMax: 1_000 })
@@ -25,7 +31,7 @@ export const CACHE_DEFAULTS = Object.freeze({ max: 10_000, maxTtl: 300_000, nega
  * The settled result of one provider call, as shared between concurrent requests: `stale` when
  * it is a last good answer served during an outage, `breakerOpen` when no call was made.
  */
-export type Outcome = ({ auth: CachedAuth; ttl: number; stale?: boolean } | { failure: AuthFailure; cacheable: boolean }) & { breakerOpen?: boolean }
+export type Outcome = ({ auth: CachedAuth; ttl: number; stale?: boolean; shared?: boolean } | { failure: AuthFailure; cacheable: boolean }) & { breakerOpen?: boolean }
 
 function assertNonNegativeInteger(value: unknown, path: string, positive = false): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < (positive ? 1 : 0)) {
@@ -43,6 +49,8 @@ export class TokenCache {
   readonly max: number
   readonly maxTtl: number
   readonly negativeTtl: number
+  /** The fleet's shared store, if any. */
+  readonly store: TokenStore | undefined
   /** Provider calls under way, by cache key; concurrent misses await the same promise. */
   readonly flights = new Map<string, Promise<Outcome>>()
   readonly #entries: LRUCache<string, CachedAuth> | undefined
@@ -56,12 +64,15 @@ export class TokenCache {
       this.max = 0
       this.maxTtl = 0
       this.negativeTtl = 0
+      this.store = undefined
       return
     }
     if (options === null || typeof options !== 'object') throw new TypeError(`${path} must be an object or false`)
     this.max = assertNonNegativeInteger(options.max ?? CACHE_DEFAULTS.max, `${path}.max`, true)
     this.maxTtl = assertNonNegativeInteger(options.maxTtl ?? CACHE_DEFAULTS.maxTtl, `${path}.maxTtl`)
     this.negativeTtl = assertNonNegativeInteger(options.negativeTtl ?? CACHE_DEFAULTS.negativeTtl, `${path}.negativeTtl`)
+    if (options.store !== undefined) assertStore(options.store, `${path}.store`)
+    this.store = options.store
     const negativeMax = assertNonNegativeInteger(options.negativeMax ?? CACHE_DEFAULTS.negativeMax, `${path}.negativeMax`, true)
     // Expired entries stay until the LRU pushes them out, so that a provider with staleIfError
     // can fall back on them during an outage; get() never returns them.
@@ -156,13 +167,20 @@ export class TokenCache {
     return this.#tokens?.get(key)?.token
   }
 
-  set(key: string, auth: CachedAuth, ttl: number, nowMs = Date.now(), retain?: { token: string; namespace: string }): number {
+  /** min(ttl, maxTtl, exp − now), in whole ms; 0 when nothing may be kept. */
+  clamp(auth: CachedAuth, ttl: number, nowMs = Date.now()): number {
     if (this.#entries === undefined) return 0
     let clamped = Math.min(ttl, this.maxTtl)
     const expiresAt = auth.credentials.expiresAt
     if (expiresAt !== undefined) clamped = Math.min(clamped, expiresAt * 1000 - nowMs)
     clamped = Math.floor(clamped)
-    if (!(clamped >= 1)) return 0
+    return clamped >= 1 ? clamped : 0
+  }
+
+  set(key: string, auth: CachedAuth, ttl: number, nowMs = Date.now(), retain?: { token: string; namespace: string }): number {
+    if (this.#entries === undefined) return 0
+    const clamped = this.clamp(auth, ttl, nowMs)
+    if (clamped === 0) return 0
     this.#entries.set(key, auth, { ttl: clamped })
     if (this.#tokens !== undefined && retain !== undefined) this.#tokens.set(key, retain)
     return clamped

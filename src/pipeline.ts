@@ -8,6 +8,7 @@ import { channels } from './diagnostics.js'
 import { checkToken } from './extract-token.js'
 import { fingerprint, SILENT_LOGGER } from './log.js'
 import { assertProvider, type AnyProvider, type Logger, type Provider } from './provider.js'
+import { callThroughStore } from './fleet.js'
 import { callProvider } from './provider-call.js'
 
 export interface TokenAuthOptions {
@@ -88,7 +89,9 @@ function staleOrOutcome(outcome: Outcome, provider: Provider<unknown>, key: stri
 
 function startFlight(provider: Provider<unknown>, token: string, key: string, settings: PipelineSettings): Promise<Outcome> {
   const { cache } = settings
-  const flight = callProvider(provider, token, key, settings).then((called) => {
+  const { store } = cache
+  const call = store === undefined ? callProvider(provider, token, key, settings) : callThroughStore(provider, token, key, settings, store)
+  const flight = call.then((called) => {
     cache.flights.delete(key)
     const outcome = staleOrOutcome(called, provider, key, settings)
     if ('auth' in outcome) {

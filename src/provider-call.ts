@@ -7,6 +7,7 @@ import type { Outcome } from './cache.js'
 import { channels } from './diagnostics.js'
 import { InvalidTokenError, isInvalidTokenError, isProviderUnavailableError, ProviderUnavailableError, type FailureKey } from './errors.js'
 import { describeError, fingerprint } from './log.js'
+import { freezeDeep } from './store.js'
 import type { Logger, Provider, ProviderContext } from './provider.js'
 
 export interface CallSettings {
@@ -34,14 +35,6 @@ export function breakerOf(provider: Provider<unknown>, options: BreakerOptions |
   return breaker
 }
 
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value)
-    for (const member of Object.values(value)) deepFreeze(member)
-  }
-  return value
-}
-
 async function validate(provider: Provider<unknown>, token: string, ctx: ProviderContext): Promise<Outcome> {
   const payload = await provider.getPayload(token, ctx)
   if ((await provider.validToken(token, payload, ctx)) !== true) throw new InvalidTokenError()
@@ -58,7 +51,7 @@ async function validate(provider: Provider<unknown>, token: string, ctx: Provide
     extra: provider.getExtra(payload),
   }
   // Shared by every request that hits this entry: nobody may change it under the others.
-  return { auth: deepFreeze(auth), ttl: provider.getTtl(payload) }
+  return { auth: freezeDeep(auth), ttl: provider.getTtl(payload) }
 }
 
 function rejectOnAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {

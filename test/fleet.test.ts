@@ -1,0 +1,92 @@
+// Fleet mode: three API instances (each with its own in-process cache) share a real Redis: a cold
+// token costs one introspection for the whole fleet, nothing in Redis holds a raw token, and a
+// Redis that dies or comes back never fails a request.
+import assert from 'node:assert/strict'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { after, before, describe, test } from 'node:test'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { createClient, type RedisClientType } from 'redis'
+import fastifyTokenAuth from '../src/index.js'
+import { introspectionProvider } from '../providers/introspection.js'
+import { RedisStore } from '../stores/redis.js'
+import { API_CLIENT, useIdp } from './helpers/idp.js'
+import { startRedis, type RedisServer } from './helpers/redis.js'
+
+const ctx = useIdp()
+let redis: RedisServer
+const clients: RedisClientType[] = []
+const instances: FastifyInstance[] = []
+const introspections = (): number => ctx.idp.calls['/token/introspection'] ?? 0
+
+async function instance(): Promise<FastifyInstance> {
+  const client: RedisClientType = createClient({ url: redis.url, socket: { reconnectStrategy: () => 50 } })
+  client.on('error', () => {})
+  await client.connect()
+  clients.push(client)
+  const app = Fastify()
+  await app.register(fastifyTokenAuth, {
+    provider: introspectionProvider({ issuer: ctx.idp.issuer, ...API_CLIENT, timeout: 1000 }),
+    cache: { store: new RedisStore({ client, timeout: 100 }) },
+    breaker: false,
+  })
+  app.get('/orders', { config: { auth: true } }, async (request) => request.auth.uid)
+  await app.ready()
+  instances.push(app)
+  return app
+}
+
+
+const get = (app: FastifyInstance, token: string) => app.inject({ url: '/orders', headers: { authorization: `Bearer ${token}` } })
+
+describe('fleet over Redis', () => {
+  before(async () => {
+    redis = await startRedis()
+    for (let i = 0; i < 3; i++) await instance()
+  })
+  after(async () => {
+    for (const app of instances) await app.close()
+    for (const client of clients) await client.quit().catch(() => {})
+    await redis.stop()
+  })
+
+  test('300 concurrent requests spread over 3 instances with one fresh token: 1 introspection call', async () => {
+    const { access_token } = await ctx.idp.token('web-opaque')
+    const before = introspections()
+    const responses = await Promise.all(Array.from({ length: 300 }, (_, i) => get(instances[i % 3]!, access_token)))
+    for (const response of responses) assert.equal(response.statusCode, 200)
+    assert.equal(introspections() - before, 1)
+  })
+
+  test('every Redis key and value holds no raw token', async () => {
+    const { access_token } = await ctx.idp.token('web-opaque')
+    for (const app of instances) assert.equal((await get(app, access_token)).statusCode, 200)
+    const scan = clients[0]!
+    const keys: string[] = []
+    for await (const batch of scan.scanIterator({ MATCH: '*', COUNT: 100 })) keys.push(...([] as string[]).concat(batch))
+    assert.ok(keys.length >= 2, `entries are shared (${keys.length} keys)`)
+    for (const key of keys) {
+      assert.ok(!key.includes(access_token))
+      const value = await scan.get(key)
+      assert.ok(value === null || !value.includes(access_token), `value of ${key} holds the token`)
+    }
+  })
+
+  test('Redis killed: no request fails; back: the fleet shares again', async () => {
+    const first = await ctx.idp.token('web-opaque')
+    await redis.stop()
+    try {
+      const during = await Promise.all(instances.map((app) => get(app, first.access_token)))
+      for (const response of during) assert.equal(response.statusCode, 200, 'no failure caused by Redis alone')
+    } finally {
+      await redis.start()
+    }
+    const deadline = Date.now() + 5_000
+    while (!clients.every((client) => client.isReady) && Date.now() < deadline) await sleep(25)
+    assert.ok(clients.every((client) => client.isReady), 'the clients reconnected by themselves')
+    const second = await ctx.idp.token('web-opaque')
+    const before = introspections()
+    const after = await Promise.all(Array.from({ length: 30 }, (_, i) => get(instances[i % 3]!, second.access_token)))
+    for (const response of after) assert.equal(response.statusCode, 200)
+    assert.equal(introspections() - before, 1, 'L2 is used again')
+  })
+})
