@@ -55,6 +55,10 @@ export class TokenCache {
   readonly flights = new Map<string, Promise<Outcome>>()
   readonly #entries: LRUCache<string, CachedAuth> | undefined
   readonly #rejected: LRUCache<string, AuthFailure> | undefined
+  /** Revoked token keys, each until its token's exp (made on the first revocation: LRUs preallocate). */
+  #deniedKeys: LRUCache<string, true> | undefined
+  /** Revoked uids, with the time of revocation (s): tokens issued until then are refused. */
+  #deniedUids: LRUCache<string, number> | undefined
   /** Raw tokens (and their provider's namespace) by key, kept in memory only while background re-validation needs them. */
   #tokens: Map<string, { token: string; namespace: string }> | undefined
 
@@ -154,6 +158,38 @@ export class TokenCache {
   /** Retained tokens held now (0 unless retainTokens() was called). */
   get retainedTokens(): number {
     return this.#tokens?.size ?? 0
+  }
+
+  /** Whether any revocation is in force (the hot path checks nothing otherwise). */
+  get hasDenials(): boolean {
+    return (this.#deniedKeys?.size ?? 0) > 0 || (this.#deniedUids?.size ?? 0) > 0
+  }
+
+  /** Refuses a token (by key) until `untilMs`, and forgets its entry. */
+  denyKey(key: string, untilMs: number, nowMs = Date.now()): void {
+    this.delete(key)
+    this.#deniedKeys ??= new LRUCache({ max: 100_000, ttl: 60_000, ttlAutopurge: false })
+    this.#deniedKeys.set(key, true, { ttl: Math.max(1, Math.ceil(untilMs - nowMs)) })
+  }
+
+  /** Refuses a uid's tokens issued until `atSeconds`, for `ttlMs`; forgets its entries. Returns their keys. */
+  denyUid(uid: string, atSeconds: number, ttlMs = this.maxTtl): string[] {
+    this.#deniedUids ??= new LRUCache({ max: 100_000, ttl: 60_000, ttlAutopurge: false })
+    this.#deniedUids.set(uid, atSeconds, { ttl: Math.max(1, ttlMs) })
+    const keys: string[] = []
+    for (const [key, entry] of this.#entries?.entries() ?? []) if (entry.uid === uid) keys.push(key)
+    for (const key of keys) this.delete(key)
+    return keys
+  }
+
+  /** Whether a token (its key and the Auth it stands for) is revoked. */
+  isDenied(key: string, auth?: CachedAuth): boolean {
+    if (this.#deniedKeys?.has(key) === true) return true
+    if (auth === undefined) return false
+    const revokedAt = this.#deniedUids?.get(auth.uid)
+    if (revokedAt === undefined) return false
+    const issuedAt = auth.credentials.other.iat
+    return typeof issuedAt !== 'number' || issuedAt <= revokedAt
   }
 
   /** Keys of one provider's validated entries with a retained token. */

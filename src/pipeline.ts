@@ -57,6 +57,8 @@ export function resolveSettings(options: TokenAuthOptions, path = 'options'): Pi
   }
 }
 
+const REVOKED = 'The access token was revoked'
+
 type CacheEvent = 'hit' | 'negative' | 'miss' | 'joined'
 
 function publishValidation(provider: Provider<unknown>, key: string, result: Auth | AuthFailure, cache: CacheEvent | 'breaker' | 'stale', started: number): void {
@@ -93,7 +95,11 @@ function startFlight(provider: Provider<unknown>, token: string, key: string, se
   const call = store === undefined ? callProvider(provider, token, key, settings) : callThroughStore(provider, token, key, settings, store)
   const flight = call.then((called) => {
     cache.flights.delete(key)
-    const outcome = staleOrOutcome(called, provider, key, settings)
+    let outcome = staleOrOutcome(called, provider, key, settings)
+    // Revoked while the answer was on its way, or a uid revoked since the token was issued.
+    if ('auth' in outcome && cache.hasDenials && cache.isDenied(key, outcome.auth)) {
+      outcome = { failure: buildFailure(provider.name, 'invalid_token', REVOKED), cacheable: false }
+    }
     if ('auth' in outcome) {
       if (outcome.stale !== true) cache.set(key, outcome.auth, outcome.ttl, Date.now(), { token, namespace: namespaceOf(provider) })
     } else if (outcome.cacheable) cache.setRejected(key, outcome.failure)
@@ -116,8 +122,10 @@ export function authenticateExtracted(token: string, provider: Provider<unknown>
   const key = cacheKey(namespaceOf(provider), token)
   const observed = channels.validation.hasSubscribers
   const started = observed ? performance.now() : 0
+  if (cache.hasDenials && cache.isDenied(key)) return buildFailure(provider.name, 'invalid_token', REVOKED)
   const hit = cache.get(key)
   if (hit !== undefined) {
+    if (cache.hasDenials && cache.isDenied(key, hit)) return buildFailure(provider.name, 'invalid_token', REVOKED)
     const auth = withToken(hit, token)
     if (observed) publishValidation(provider, key, auth, 'hit', started)
     return auth

@@ -18,6 +18,7 @@ import { Revalidator, type RevokedEvent } from './revalidate.js'
 import { ruleOf, settleRouteConfig, toRule, type RouteRule } from './route-rule.js'
 import { authFromTicket, TICKET_DEFAULT_TTL, Tickets } from './ticket.js'
 import type { TokenAuthDecorator } from './types.js'
+import type { RevocationMessage } from './store.js'
 import { isUpgrade, upgradeCredential } from './upgrade.js'
 import { SocketSessions, type AuthSocket } from './websocket.js'
 
@@ -90,6 +91,19 @@ function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPluginOptio
   const sessions = new SocketSessions({ verify, keyOf: (token) => cacheKey(namespace, token), log: fastify.log })
   events.on('revoked', ({ key }) => sessions.revoke(key))
   const upgrades = new WeakMap<IncomingMessage, UpgradeState>()
+  const { cache, cache: { store } } = settings
+
+  /** Applies a revocation here (from this instance or from the fleet). Idempotent. */
+  function applyRevocation(message: RevocationMessage): void {
+    if ('key' in message) {
+      cache.denyKey(message.key, message.until)
+      sessions.revoke(message.key)
+    } else {
+      cache.denyUid(message.uid, message.at, message.ttl)
+      sessions.revokeUid(message.uid)
+    }
+  }
+  let unsubscribe: (() => Promise<void>) | undefined
 
   /** Authenticates once per request; later calls (requireAuth after the hook) reuse the result. */
   function authenticateRequest(request: FastifyRequest): void | Promise<void> {
@@ -158,6 +172,21 @@ function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPluginOptio
     events,
     sockets: sessions,
     verify: (token, verifyOptions) => verify(token, verifyOptions?.scopes),
+    async revoke(target) {
+      let message: RevocationMessage
+      if (typeof target === 'string') {
+        const key = cacheKey(namespace, target)
+        const expiresAt = (cache.peek(key) as Auth | undefined)?.credentials?.expiresAt
+        message = { key, until: expiresAt === undefined ? Date.now() + Math.max(cache.maxTtl, 60_000) : expiresAt * 1000 }
+        await store?.delete(key)
+      } else if (target !== null && typeof target === 'object' && typeof target.uid === 'string') {
+        message = { uid: target.uid, at: Math.floor(Date.now() / 1000), ttl: Math.max(cache.maxTtl, 60_000) }
+      } else {
+        throw new TypeError('tokenAuth.revoke: pass a token or { uid }')
+      }
+      applyRevocation(message)
+      await store?.publish?.(message)
+    },
     issueTicket(auth, ticketOptions) {
       if (tickets === undefined) throw new ConfigurationError('fastify-token-auth: issueTicket needs the ticketSecret option')
       if (auth === null || typeof auth !== 'object' || typeof auth.uid !== 'string') throw new TypeError('issueTicket: pass request.auth of an authenticated request')
@@ -231,13 +260,20 @@ function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPluginOptio
   })
 
   fastify.addHook('onClose', (_instance, closed) => {
+    void unsubscribe?.()
     revalidator?.stop()
     sessions.close()
     settings.cache.clear()
     Promise.resolve(provider.close?.()).then(() => closed(), closed)
   })
-  // Discovery and the first key fetch happen here, so that a misconfiguration stops startup.
-  Promise.resolve(provider.ready?.({ log: fastify.log })).then(() => done(), done)
+  // Discovery and the first key fetch happen here, so that a misconfiguration stops startup;
+  // the fleet's revocation channel is joined (a Redis that is down does not stop startup).
+  const joined = store?.subscribe?.(applyRevocation).then((stop) => { unsubscribe = stop }, (err: Error) => {
+    fastify.log.warn({ tokenAuth: { err: err.message } }, 'revocation channel unavailable at startup')
+  })
+  // A Redis that is down makes connect() wait for it: startup waits 2 s at most, then goes on.
+  const joinedOrLater = joined === undefined ? undefined : Promise.race([joined, new Promise<void>((resolve) => setTimeout(resolve, 2_000).unref())])
+  Promise.all([provider.ready?.({ log: fastify.log }), joinedOrLater]).then(() => done(), done)
 }
 
 export const plugin = fp(tokenAuthPlugin, { fastify: '5.x', name: 'fastify-token-auth' })

@@ -21,7 +21,16 @@ export interface TokenStore {
    */
   lock?(key: string, ttlMs: number): Promise<boolean>
   unlock?(key: string): Promise<void>
+  /** Optional: tells every instance of the fleet about a revocation. */
+  publish?(message: RevocationMessage): Promise<void>
+  /** Optional: listens for revocations (this instance's own included); resolves with an unsubscribe. */
+  subscribe?(listener: (message: RevocationMessage) => void): Promise<() => Promise<void>>
 }
+
+/** A revocation, as it travels between instances: a token (by its cache key) or every token of a uid. */
+export type RevocationMessage =
+  | { key: string; until: number }
+  | { uid: string; at: number; ttl: number }
 
 /** Checks a store's shape at startup. */
 export function assertStore(value: unknown, path: string): asserts value is TokenStore {

@@ -36,6 +36,12 @@ export interface TokenAuthDecorator {
    * Auth; valid `ttl` ms (default 30,000), never past the token's exp. Needs `ticketSecret`.
    */
   issueTicket(auth: Auth, options?: { ttl?: number }): string
+  /**
+   * Revokes a token, or every token of `{ uid }` issued until now: this instance and (with a
+   * store that publishes, such as RedisStore) every instance of the fleet refuse it at once and
+   * close its sockets. A token stays refused until its exp; a uid for the cache's maxTtl.
+   */
+  revoke(target: string | { uid: string }): Promise<void>
   /** Open WebSockets under this plugin's care. */
   readonly sockets: { readonly size: number; readonly timers: number }
 }

@@ -141,6 +141,20 @@ export class SocketSessions {
     return sessions.size
   }
 
+  /** Closes every socket of a uid (a revocation of all its tokens). */
+  revokeUid(uid: string): number {
+    let closed = 0
+    for (const sessions of this.#byKey.values()) {
+      for (const session of [...sessions]) {
+        if (session.auth?.uid === uid) {
+          this.#close(session, 4401, 'token revoked')
+          closed++
+        }
+      }
+    }
+    return closed
+  }
+
   close(): void {
     this.#queue.clear()
   }

@@ -4,11 +4,11 @@
 import type { RedisClientType } from 'redis'
 import type { CachedAuth } from '../src/auth.js'
 import type { Logger } from '../src/provider.js'
-import { freezeDeep, type SharedEntry, type TokenStore } from '../src/store.js'
+import { freezeDeep, type RevocationMessage, type SharedEntry, type TokenStore } from '../src/store.js'
 
 export interface RedisStoreOptions {
   /** A connected (or connecting) node-redis client; the store does not close it. */
-  client: Pick<RedisClientType, 'get' | 'set' | 'del' | 'isReady'>
+  client: Pick<RedisClientType, 'get' | 'set' | 'del' | 'isReady' | 'publish' | 'duplicate'>
   /** Key prefix. Default `'fta:'`. */
   prefix?: string
   /** Bound on every call, in ms. Default 100. */
@@ -79,5 +79,26 @@ export class RedisStore implements TokenStore {
 
   async unlock(key: string): Promise<void> {
     await this.#bounded('unlock', () => this.#client.del(`${this.#prefix}lock:${key}`), 0)
+  }
+
+  async publish(message: RevocationMessage): Promise<void> {
+    await this.#bounded('publish', () => this.#client.publish(`${this.#prefix}revocations`, JSON.stringify(message)), 0)
+  }
+
+  /** Subscribes on a connection of its own (Redis requires one for pub/sub), which reconnects by itself. */
+  async subscribe(listener: (message: RevocationMessage) => void): Promise<() => Promise<void>> {
+    const subscriber = this.#client.duplicate()
+    subscriber.on('error', (err: Error) => this.#log?.warn({ tokenAuth: { store: 'redis', op: 'subscribe', err: err.message } }, 'revocation channel unavailable'))
+    await subscriber.connect()
+    await subscriber.subscribe(`${this.#prefix}revocations`, (text: string) => {
+      try {
+        listener(JSON.parse(text) as RevocationMessage)
+      } catch {
+        // Not one of ours: ignore.
+      }
+    })
+    return async () => {
+      await subscriber.quit().catch(() => undefined)
+    }
   }
 }

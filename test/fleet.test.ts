@@ -71,6 +71,37 @@ describe('fleet over Redis', () => {
     }
   })
 
+  test('revoke on instance A: B and C refuse the token within 200 ms (the identity provider still says active)', async () => {
+    const { access_token } = await ctx.idp.token('web-opaque')
+    for (const app of instances) assert.equal((await get(app, access_token)).statusCode, 200)
+    const started = Date.now()
+    await instances[0]!.tokenAuth.revoke(access_token)
+    for (const app of instances.slice(1)) {
+      let status = 200
+      while (status === 200 && Date.now() - started < 1_000) {
+        status = (await get(app, access_token)).statusCode
+        if (status === 200) await sleep(10)
+      }
+      assert.equal(status, 401)
+    }
+    assert.ok(Date.now() - started < 200, `refused everywhere ${Date.now() - started} ms after the revocation`)
+    const refused = await get(instances[2]!, access_token)
+    assert.equal(refused.json().error_description, 'The access token was revoked')
+  })
+
+  test('revoke { uid } on instance B: every instance refuses the tokens that uid had', async () => {
+    const { access_token } = await ctx.idp.token('web-opaque')
+    for (const app of instances) assert.equal((await get(app, access_token)).statusCode, 200)
+    await instances[1]!.tokenAuth.revoke({ uid: 'web-opaque' })
+    await sleep(100)
+    for (const app of instances) assert.equal((await get(app, access_token)).statusCode, 401)
+    // Tokens issued in the second of the revocation are refused too (iat has whole seconds):
+    // the next tests mint theirs after it.
+    await sleep(1_100)
+    const later = await ctx.idp.token('web-opaque')
+    assert.equal((await get(instances[0]!, later.access_token)).statusCode, 200, 'tokens issued after the revocation pass')
+  })
+
   test('Redis killed: no request fails; back: the fleet shares again', async () => {
     const first = await ctx.idp.token('web-opaque')
     await redis.stop()
