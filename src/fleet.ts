@@ -29,6 +29,15 @@ export async function callThroughStore(provider: Provider<unknown>, token: strin
     // Released without an answer (the token was refused, or the owner failed): our turn.
     owner = await store.lock!(key, settings.timeout)
   }
+  // The lock may have come free because the answer just landed (the owner writes it before it
+  // unlocks, on one connection): look once more before asking ourselves.
+  if (owner && store.lock !== undefined) {
+    const landed = await shared(store, key)
+    if (landed !== undefined) {
+      await store.unlock?.(key)
+      return landed
+    }
+  }
   try {
     const outcome = await callProvider(provider, token, key, settings)
     // Shared before the lock is released, so that no waiter finds the lock free and no answer.

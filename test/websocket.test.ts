@@ -6,7 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyWebsocket from '@fastify/websocket'
 import type { WebSocket } from 'ws'
 import fastifyTokenAuth from '../src/index.js'
-import { AuthFlow } from '../src/ws-client.js'
+import { AuthFlow, bearerAuthHandler } from '../src/ws-client.js'
 import { testProvider, type TestProvider } from '../providers/test.js'
 import { connect, type Client } from './helpers/ws.js'
 
@@ -254,8 +254,9 @@ describe('expiry and re-authentication', () => {
     const first = shortToken()
     const client = connect(`${s.base}/ws-reauth`, { headers: { authorization: `Bearer ${first.token}` } })
     await client.opened
-    // refreshAhead 0: the client waits for the server's reauth_required each time.
-    const flow = new AuthFlow({ getToken: () => { issued++; return shortToken().token }, refreshAhead: 0 })
+    // The client renews only when the server asks (reauth_required), never on its own timer.
+    const handler = bearerAuthHandler({ getToken: () => { issued++; return shortToken().token } })
+    const flow = new AuthFlow({ ...handler, needsReauthentication: (state) => state.reauthRequired })
     flow.attach(client.ws)
     const started = Date.now()
     let closed = false
