@@ -7,19 +7,13 @@ import type { TLSSocket } from 'node:tls'
 import type { FastifyRequest } from 'fastify'
 import { buildFailure, type Auth } from './auth.js'
 import { DpopError, type DpopMode, type DpopVerifier } from './dpop.js'
-import { usesDpopScheme } from './extract-token.js'
+import { countHeader, usesDpopScheme } from './extract-token.js'
 
 function certificateMatches(request: FastifyRequest, thumbprint: string): boolean {
   const socket = request.raw.socket as Partial<TLSSocket>
   const certificate = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate(false) : undefined
   const der = (certificate as { raw?: Buffer } | undefined)?.raw
   return Buffer.isBuffer(der) && createHash('sha256').update(der).digest('base64url') === thumbprint
-}
-
-function countHeader(rawHeaders: readonly string[], name: string): number {
-  let count = 0
-  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === name) count++
-  return count
 }
 
 /** The per-request check: turns `request.auth` into a failure when the token's binding is not met. */

@@ -56,11 +56,12 @@ export function usesDpopScheme(authorization: string | undefined): boolean {
   return typeof authorization === 'string' && authorization.length > 5 && authorization.charCodeAt(4) === 0x20 && authorization.slice(0, 4).toLowerCase() === 'dpop'
 }
 
-function countAuthorizationHeaders(rawHeaders: readonly string[]): number {
+/** How many times a header (lower-case name) appears in Node's rawHeaders, duplicates included. */
+export function countHeader(rawHeaders: readonly string[], name: string): number {
   let count = 0
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]
-    if (name !== undefined && name.length === 13 && name.toLowerCase() === 'authorization') count++
+    const candidate = rawHeaders[i]
+    if (candidate !== undefined && candidate.length === name.length && candidate.toLowerCase() === name) count++
   }
   return count
 }
@@ -95,7 +96,7 @@ function fromQuery(query: unknown): unknown {
 export function extractToken(input: ExtractInput, options: ExtractOptions): ExtractResult {
   let fromAuthorization: ExtractResult = NO_TOKEN
   if (typeof input.authorization === 'string') {
-    if (input.rawHeaders !== undefined && countAuthorizationHeaders(input.rawHeaders) > 1) return DUPLICATE_HEADER
+    if (input.rawHeaders !== undefined && countHeader(input.rawHeaders, 'authorization') > 1) return DUPLICATE_HEADER
     fromAuthorization = fromHeader(input.authorization, options)
     if (typeof fromAuthorization !== 'string' && fromAuthorization !== NO_TOKEN) return fromAuthorization
   }
