@@ -2,7 +2,7 @@
 // both entry points, and type-checked from a consumer's TypeScript file.
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { after, before, describe, test } from 'node:test'
@@ -61,6 +61,25 @@ describe('packed tarball in an empty project', { timeout: 240_000 }, () => {
     `)
     const output = execFileSync(process.execPath, ['consumer.mjs'], { cwd: dir, encoding: 'utf8' })
     assert.deepEqual(JSON.parse(output), { ok: 200, uid: 'alice', no: 401, direct: 'alice', err: 'function', built: 'jwt,introspection,userinfo,function,function' })
+  })
+
+  test('every export in package.json loads; internal modules are not reachable', () => {
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, unknown> }
+    const subpaths = Object.keys(manifest.exports).filter((key) => key !== './package.json')
+    assert.ok(subpaths.length >= 18, 'the providers, presets, store and client are exported one by one')
+    const specifiers = subpaths.map((key) => key === '.' ? 'fastify-token-auth' : `fastify-token-auth/${key.slice(2)}`)
+    writeFileSync(join(dir, 'exports.mjs'), `
+      const loaded = {}
+      for (const specifier of ${JSON.stringify(specifiers)}) loaded[specifier] = Object.keys(await import(specifier)).length
+      const hidden = {}
+      for (const specifier of ['fastify-token-auth/providers/endpoint', 'fastify-token-auth/providers/presets/_mapping', 'fastify-token-auth/src/cache']) {
+        hidden[specifier] = await import(specifier).then(() => 'loaded', (err) => err.code)
+      }
+      console.log(JSON.stringify({ loaded, hidden }))
+    `)
+    const { loaded, hidden } = JSON.parse(execFileSync(process.execPath, ['exports.mjs'], { cwd: dir, encoding: 'utf8' })) as { loaded: Record<string, number>, hidden: Record<string, string> }
+    for (const specifier of specifiers) assert.ok((loaded[specifier] ?? 0) > 0, `${specifier} exports something`)
+    for (const code of Object.values(hidden)) assert.equal(code, 'ERR_PACKAGE_PATH_NOT_EXPORTED')
   })
 
   test('tsc on a consumer file sees request.auth.uid as string', () => {
