@@ -82,6 +82,15 @@ describe('packed tarball in an empty project', { timeout: 240_000 }, () => {
     for (const code of Object.values(hidden)) assert.equal(code, 'ERR_PACKAGE_PATH_NOT_EXPORTED')
   })
 
+  test('the inspect command is installed as a bin: npx fastify-token-auth', () => {
+    const help = execFileSync('npx', ['--no-install', 'fastify-token-auth', '--help'], { cwd: dir, encoding: 'utf8' })
+    assert.match(help, /^Usage: fastify-token-auth inspect/)
+    assert.throws(
+      () => execFileSync('npx', ['--no-install', 'fastify-token-auth', 'inspect', 'abc'], { cwd: dir, encoding: 'utf8', stdio: 'pipe' }),
+      (err: { status?: number; stderr?: string }) => err.status === 64 && /--issuer is required/.test(err.stderr ?? ''),
+    )
+  })
+
   test('tsc on a consumer file sees request.auth.uid as string', () => {
     writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
       compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true, types: ['node'] },

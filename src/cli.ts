@@ -1,0 +1,133 @@
+#!/usr/bin/env node
+// `npx fastify-token-auth inspect <token> --issuer <url> …`: the command line around
+// inspectToken(). Exit codes: 0 accepted, 1 rejected, 2 identity provider unavailable, 64 usage.
+import { readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { formatReport } from './inspect/format.js'
+import { inspectToken, type InspectOptions } from './inspect/inspect-token.js'
+import type { ClientAuthMethod } from '../providers/introspection.js'
+
+const USAGE = `Usage: fastify-token-auth inspect <token | -> --issuer <url> [options]
+
+Decodes the token (without trusting it), validates it with the same provider pipeline as the
+plugin, and explains the verdict. Pass "-" (or nothing) to read the token from standard input,
+which keeps it out of your shell history.
+
+Options:
+  --issuer <url>                  the issuer your API trusts (required)
+  --audience <aud>                your API's audience; repeat for several (JWT: not checked if absent)
+  --scope <scope>                 a scope the route requires; repeatable
+  --introspect                    check at the introspection endpoint (RFC 7662), not as a local JWT
+  --client-id <id>                your API's client at the identity provider (with --introspect)
+  --client-secret <secret>        its secret; default: $FASTIFY_TOKEN_AUTH_CLIENT_SECRET
+  --client-auth <method>          client_secret_basic (default), client_secret_post or none
+  --jwks-uri <url>                the JWKS, when not discovered from the issuer
+  --introspection-endpoint <url>  the introspection endpoint, when not discovered
+  --clock-tolerance <seconds>     clock skew allowed on exp/nbf/iat (default 5)
+  --timeout <ms>                  deadline of each call to the identity provider (default 5000)
+  --json                          print the report as JSON
+  -h, --help                      this text
+
+Exit codes: 0 accepted, 1 rejected, 2 identity provider unavailable, 64 wrong usage.
+`
+
+const EXIT_USAGE = 64
+
+class UsageError extends Error {}
+
+const CLIENT_AUTH: readonly string[] = ['client_secret_basic', 'client_secret_post', 'none']
+
+function numberOption(value: string | undefined, name: string, min: number): number | undefined {
+  if (value === undefined) return undefined
+  const number = Number(value)
+  if (!Number.isFinite(number) || number < min) throw new UsageError(`--${name} must be a number >= ${min}, got ${JSON.stringify(value)}`)
+  return number
+}
+
+function parse(argv: string[]): { token: string | undefined; options: InspectOptions; json: boolean } | 'help' {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      issuer: { type: 'string' },
+      audience: { type: 'string', multiple: true },
+      scope: { type: 'string', multiple: true },
+      introspect: { type: 'boolean' },
+      'client-id': { type: 'string' },
+      'client-secret': { type: 'string' },
+      'client-auth': { type: 'string' },
+      'jwks-uri': { type: 'string' },
+      'introspection-endpoint': { type: 'string' },
+      'clock-tolerance': { type: 'string' },
+      timeout: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  })
+  if (values.help === true) return 'help'
+  const [command, token, ...extra] = positionals
+  if (command !== 'inspect') throw new UsageError(command === undefined ? 'a command is required: inspect' : `unknown command ${JSON.stringify(command)}: the command is inspect`)
+  if (extra.length > 0) throw new UsageError('one token at a time')
+  if (values.issuer === undefined) throw new UsageError('--issuer is required')
+  const clientAuth = values['client-auth']
+  if (clientAuth !== undefined && !CLIENT_AUTH.includes(clientAuth)) throw new UsageError(`--client-auth must be one of ${CLIENT_AUTH.join(', ')}`)
+  const introspect = values.introspect === true
+  if (!introspect && (values['client-id'] !== undefined || values['client-secret'] !== undefined)) {
+    throw new UsageError('--client-id and --client-secret are for --introspect')
+  }
+  const options: InspectOptions = {
+    issuer: values.issuer,
+    audience: values.audience ?? [],
+    scopes: (values.scope ?? []).flatMap((scope) => scope.split(/\s+/)).filter((scope) => scope.length > 0),
+    introspect,
+  }
+  if (introspect) {
+    options.clientId = values['client-id']
+    options.clientSecret = values['client-secret'] ?? process.env.FASTIFY_TOKEN_AUTH_CLIENT_SECRET
+    if (clientAuth !== undefined) options.clientAuth = clientAuth as ClientAuthMethod
+  }
+  if (values['jwks-uri'] !== undefined) options.jwksUri = values['jwks-uri']
+  if (values['introspection-endpoint'] !== undefined) options.introspectionEndpoint = values['introspection-endpoint']
+  const clockTolerance = numberOption(values['clock-tolerance'], 'clock-tolerance', 0)
+  if (clockTolerance !== undefined) options.clockTolerance = clockTolerance
+  const timeout = numberOption(values.timeout, 'timeout', 1)
+  if (timeout !== undefined) options.timeout = Math.round(timeout)
+  return { token: token === '-' ? undefined : token, options, json: values.json === true }
+}
+
+function readToken(): string {
+  if (process.stdin.isTTY) throw new UsageError('no token: pass it as an argument, or pipe it to standard input with "-"')
+  return readFileSync(0, 'utf8')
+}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parse>
+  let token: string
+  try {
+    parsed = parse(argv)
+    if (parsed === 'help') {
+      process.stdout.write(USAGE)
+      return 0
+    }
+    token = (parsed.token ?? readToken()).trim()
+    if (token.length === 0) throw new UsageError('the token is empty')
+  } catch (err) {
+    process.stderr.write(`fastify-token-auth: ${(err as Error).message}\n\n${USAGE}`)
+    return EXIT_USAGE
+  }
+  try {
+    const report = await inspectToken(token, parsed.options)
+    process.stdout.write(parsed.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report))
+    return report.exitCode
+  } catch (err) {
+    // Options no API could run with (an issuer whose discovery names another one, a missing
+    // client secret): say so, as the plugin would at registration.
+    const message = (err as Error).message.replaceAll(token, '[token]')
+    process.stderr.write(`fastify-token-auth: ${message}\n`)
+    return EXIT_USAGE
+  }
+}
+
+const code = await main(process.argv.slice(2))
+// Exit once the answer is written out: undici keeps idle connections open for a few seconds.
+process.stdout.write('', () => process.exit(code))

@@ -1,0 +1,234 @@
+// `fastify-token-auth inspect` run as a user runs it — a child process — against the real identity
+// provider (oidc-provider on loopback): verdicts, hints, exit codes, and no raw token in any output.
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { resolve } from 'node:path'
+import { Writable } from 'node:stream'
+import { describe, test } from 'node:test'
+import Fastify from 'fastify'
+import { SignJWT, generateKeyPair } from 'jose'
+import fastifyTokenAuth from '../src/index.js'
+import { jwtProvider } from '../providers/jwt.js'
+import { API_AUDIENCE, API_CLIENT, OTHER_AUDIENCE, claimsOf, useIdp, waitPast } from './helpers/idp.js'
+
+const CLI = resolve(import.meta.dirname, '../src/cli.ts')
+const ctx = useIdp()
+
+interface Run { code: number; stdout: string; stderr: string }
+
+function cli(args: string[], options: { stdin?: string; env?: Record<string, string> } = {}): Promise<Run> {
+  return new Promise((done) => {
+    const child = execFile(process.execPath, ['--import', 'tsx', CLI, ...args], { env: { ...process.env, ...options.env }, timeout: 30_000 }, (err, stdout, stderr) => {
+      done({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr })
+    })
+    child.stdin!.end(options.stdin ?? '')
+  })
+}
+
+/** Runs the CLI, and checks that the token appears in none of its output. */
+async function inspect(token: string, args: string[], json = false): Promise<Run> {
+  const run = await cli(['inspect', token, '--issuer', ctx.idp.issuer, ...args, ...(json ? ['--json'] : [])])
+  assert.ok(!run.stdout.includes(token) && !run.stderr.includes(token), 'the raw token is never printed')
+  return run
+}
+
+const introspect = ['--introspect', '--client-id', API_CLIENT.clientId, '--client-secret', API_CLIENT.clientSecret]
+
+describe('inspect: JWT access tokens against the JWKS', () => {
+  test('accepted: exit 0, the Auth a route would see, the claims decoded', async () => {
+    const { access_token: token } = await ctx.idp.token('web-jwt')
+    const text = await inspect(token, ['--audience', API_AUDIENCE])
+    assert.equal(text.code, 0, text.stderr)
+    assert.match(text.stdout, /^ACCEPTED/m)
+    assert.match(text.stdout, /^ {2}uid +web-jwt$/m)
+    assert.match(text.stdout, /^ {2}scopes +orders:read orders:write admin$/m)
+    assert.match(text.stdout, /Header +alg RS256 · kid rsa-1/)
+    assert.match(text.stdout, /^ {2}expiresAt +\d{4}-\d\d-\d\dT[\d:]+Z \(in 59 min\)$/m)
+
+    const json = await inspect(token, ['--audience', API_AUDIENCE], true)
+    const report = JSON.parse(json.stdout)
+    assert.equal(json.code, 0)
+    assert.equal(report.verdict, 'accepted')
+    assert.equal(report.auth.uid, 'web-jwt')
+    assert.equal(report.auth.credentials.token, undefined, 'the Auth is shown without the raw token')
+    assert.equal(report.token.claims.aud, API_AUDIENCE)
+    assert.equal(report.checked.endpoint, `${ctx.idp.issuer}/jwks`)
+  })
+
+  test('without --audience it still verifies, and says the audience was not checked', async () => {
+    const { access_token: token } = await ctx.idp.token('web-jwt', { resource: OTHER_AUDIENCE })
+    const run = await inspect(token, [], true)
+    const report = JSON.parse(run.stdout)
+    assert.equal(run.code, 0)
+    assert.equal(report.checked.audience, null)
+    assert.match(report.notes.join('\n'), /audience was not checked .* token aud is api:\/\/billing/)
+  })
+
+  test('wrong audience: exit 1, "token aud is X, API expects Y"', async () => {
+    const { access_token: token } = await ctx.idp.token('web-jwt', { resource: OTHER_AUDIENCE })
+    const run = await inspect(token, ['--audience', API_AUDIENCE])
+    assert.equal(run.code, 1)
+    assert.match(run.stdout, /^REJECTED +invalid_token \(401\): The access token is not meant for this API$/m)
+    assert.match(run.stdout, /- token aud is api:\/\/billing, API expects api:\/\/orders$/m)
+  })
+
+  test('expired: exit 1, "expired N s ago"', async () => {
+    const { access_token: token } = await ctx.idp.token('web-jwt-short')
+    await waitPast((claimsOf(token).exp as number) + 1)
+    const run = await inspect(token, ['--audience', API_AUDIENCE, '--clock-tolerance', '0'], true)
+    const report = JSON.parse(run.stdout)
+    assert.equal(run.code, 1)
+    assert.equal(report.verdict, 'rejected')
+    assert.equal(report.failure.key, 'invalid_token')
+    assert.equal(report.failure.message, 'The access token expired')
+    assert.match(report.failure.detail, /ERR_JWT_EXPIRED/)
+    assert.match(report.hints[0], /^expired \d{1,2} s ago \(exp \d{4}-\d\d-\d\dT/)
+  })
+
+  test('unknown kid: names the kid, the JWKS URL and the kids it has', async () => {
+    const { privateKey } = await generateKeyPair('RS256')
+    const now = Math.floor(Date.now() / 1000)
+    const token = await new SignJWT({ scope: 'orders:read' })
+      .setProtectedHeader({ alg: 'RS256', kid: 'stranger-1' })
+      .setIssuer(ctx.idp.issuer).setAudience(API_AUDIENCE).setSubject('mallory').setIssuedAt(now).setExpirationTime(now + 300)
+      .sign(privateKey)
+    const run = await inspect(token, ['--audience', API_AUDIENCE])
+    assert.equal(run.code, 1)
+    assert.match(run.stdout, /The access token is signed with an unknown key/)
+    assert.ok(run.stdout.includes(`- kid stranger-1 not in JWKS at ${ctx.idp.issuer}/jwks (it has: rsa-1, ec-1)`), run.stdout)
+  })
+
+  test('an altered token: the signature does not verify with the key it names', async () => {
+    const { access_token: token } = await ctx.idp.token('web-jwt', { scope: 'orders:read' })
+    const [header, , signature] = token.split('.')
+    const altered = `${header}.${Buffer.from(JSON.stringify({ ...claimsOf(token), scope: 'admin' })).toString('base64url')}.${signature}`
+    const run = await inspect(altered, ['--audience', API_AUDIENCE])
+    assert.equal(run.code, 1)
+    assert.match(run.stdout, /The access token signature is invalid/)
+    assert.match(run.stdout, /- the signature does not verify with key rsa-1 from http:\/\/127\.0\.0\.1:\d+\/jwks: the token was altered/)
+  })
+
+  test('another issuer (an explicit --jwks-uri skips discovery): "token iss is X, API expects Y"', async () => {
+    const { access_token: token } = await ctx.idp.token('web-jwt')
+    const run = await cli(['inspect', token, '--issuer', 'https://login.example.com/', '--jwks-uri', `${ctx.idp.issuer}/jwks`, '--audience', API_AUDIENCE])
+    assert.equal(run.code, 1, run.stderr)
+    assert.match(run.stdout, /The access token was issued by another issuer/)
+    assert.ok(run.stdout.includes(`- token iss is ${ctx.idp.issuer}, API expects https://login.example.com/`), run.stdout)
+  })
+
+  test('a required scope the token lacks: insufficient_scope, with the missing scope named', async () => {
+    const { access_token: token } = await ctx.idp.token('web-jwt', { scope: 'orders:read' })
+    const run = await inspect(token, ['--audience', API_AUDIENCE, '--scope', 'orders:read', '--scope', 'orders:write'])
+    assert.equal(run.code, 1)
+    assert.match(run.stdout, /insufficient_scope \(403\)/)
+    assert.match(run.stdout, /token scopes are orders:read; the route needs orders:read, orders:write \(missing: orders:write\)/)
+  })
+
+  test('an opaque token checked as a JWT: points at --introspect', async () => {
+    const { access_token: token } = await ctx.idp.token('web-opaque')
+    const run = await inspect(token, ['--audience', API_AUDIENCE])
+    assert.equal(run.code, 1)
+    assert.match(run.stdout, /Token +opaque \(not a JWT\)/)
+    assert.match(run.stdout, /inspect it with --introspect/)
+  })
+
+  test('the log fingerprint is the one the plugin logs for that token', async () => {
+    const { access_token: token } = await ctx.idp.token('web-jwt', { resource: OTHER_AUDIENCE })
+    const lines: string[] = []
+    const stream = new Writable({ write(chunk: Buffer, _encoding, next) { lines.push(String(chunk)); next() } })
+    const app = Fastify({ logger: { level: 'debug', stream } })
+    await app.register(fastifyTokenAuth, { provider: jwtProvider({ issuer: ctx.idp.issuer, audience: API_AUDIENCE }) })
+    app.get('/orders', { config: { auth: true } }, async () => 'orders')
+    assert.equal((await app.inject({ url: '/orders', headers: { authorization: `Bearer ${token}` } })).statusCode, 401)
+    await app.close()
+    const logged = lines.map((line) => JSON.parse(line)).find((line) => line.msg === 'token rejected')?.tokenAuth?.token
+    const report = JSON.parse((await inspect(token, ['--audience', API_AUDIENCE], true)).stdout)
+    assert.equal(typeof logged, 'string')
+    assert.equal(report.token.logFingerprint, logged)
+  })
+
+  test('the token from standard input, with a "Bearer " prefix pasted along', async () => {
+    const { access_token: token } = await ctx.idp.token('web-jwt')
+    const run = await cli(['inspect', '-', '--issuer', ctx.idp.issuer, '--audience', API_AUDIENCE, '--json'], { stdin: `Bearer ${token}\n` })
+    assert.equal(run.code, 0, run.stderr)
+    assert.ok(!run.stdout.includes(token))
+    assert.match(JSON.parse(run.stdout).notes[0], /"Bearer " prefix was removed/)
+  })
+})
+
+describe('inspect: opaque tokens through introspection', () => {
+  test('active, then revoked at the identity provider: exit 0, then exit 1 with the reason', async () => {
+    const { access_token: token } = await ctx.idp.token('web-opaque')
+    const before = await inspect(token, [...introspect, '--audience', API_AUDIENCE])
+    assert.equal(before.code, 0, before.stdout + before.stderr)
+    assert.match(before.stdout, /introspection at http:\/\/127\.0\.0\.1:\d+\/token\/introspection/)
+    assert.match(before.stdout, /^ {2}uid +web-opaque$/m)
+
+    await ctx.idp.revoke(token)
+    const after = await inspect(token, introspect, true)
+    const report = JSON.parse(after.stdout)
+    assert.equal(after.code, 1)
+    assert.equal(report.failure.message, 'The access token is not active')
+    assert.match(report.hints[0], /"active": false: the token was revoked/)
+  })
+
+  test('wrong client secret: the identity provider refuses the API, exit 2, never a rejection of the token', async () => {
+    const { access_token: token } = await ctx.idp.token('web-opaque')
+    const run = await inspect(token, ['--introspect', '--client-id', API_CLIENT.clientId, '--client-secret', 'wrong'], true)
+    const report = JSON.parse(run.stdout)
+    assert.equal(run.code, 2)
+    assert.equal(report.verdict, 'unavailable')
+    assert.ok(report.hints.some((hint: string) => /refused --client-id \/ --client-secret/.test(hint)))
+  })
+
+  test('the secret can come from the environment instead of the command line', async () => {
+    const { access_token: token } = await ctx.idp.token('web-opaque')
+    const run = await cli(['inspect', token, '--issuer', ctx.idp.issuer, '--introspect', '--client-id', API_CLIENT.clientId], { env: { FASTIFY_TOKEN_AUTH_CLIENT_SECRET: API_CLIENT.clientSecret } })
+    assert.equal(run.code, 0, run.stdout + run.stderr)
+  })
+})
+
+describe('inspect: the identity provider down', () => {
+  test('exit 2 for a JWT and for introspection, with the network error', async () => {
+    const { access_token: jwt } = await ctx.idp.token('web-jwt')
+    const { access_token: opaque } = await ctx.idp.token('web-opaque')
+    await ctx.idp.stop()
+    try {
+      for (const [token, args] of [[jwt, ['--audience', API_AUDIENCE]], [opaque, introspect]] as const) {
+        const run = await inspect(token, [...args], true)
+        const report = JSON.parse(run.stdout)
+        assert.equal(run.code, 2, run.stdout)
+        assert.equal(report.verdict, 'unavailable')
+        assert.equal(report.failure.key, 'provider_unavailable')
+        assert.equal(report.failure.status, 503)
+        assert.match(report.failure.detail, /ECONNREFUSED/)
+        assert.match(report.hints[0], /never 401/)
+      }
+    } finally {
+      await ctx.idp.start()
+    }
+  })
+})
+
+describe('inspect: usage', () => {
+  test('missing --issuer, an unknown command, a bad number: exit 64 with the usage', async () => {
+    for (const args of [['inspect', 'abc'], ['check', 'abc', '--issuer', ctx.idp.issuer], ['inspect', 'abc', '--issuer', ctx.idp.issuer, '--timeout', 'soon']]) {
+      const run = await cli(args)
+      assert.equal(run.code, 64, args.join(' '))
+      assert.match(run.stderr, /Usage: fastify-token-auth inspect/)
+    }
+  })
+
+  test('an issuer that differs from the discovery document (a trailing slash): exit 64, naming the right one', async () => {
+    const { access_token: token } = await ctx.idp.token('web-jwt')
+    const run = await inspect(token, ['--audience', API_AUDIENCE].concat(['--issuer', `${ctx.idp.issuer}/`]))
+    assert.equal(run.code, 64)
+    assert.match(run.stderr, new RegExp(`names the issuer "${ctx.idp.issuer}", but "${ctx.idp.issuer}/" is configured`))
+  })
+
+  test('--help: exit 0', async () => {
+    const run = await cli(['--help'])
+    assert.equal(run.code, 0)
+    assert.match(run.stdout, /Exit codes: 0 accepted, 1 rejected, 2 identity provider unavailable/)
+  })
+})
