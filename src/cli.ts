@@ -3,6 +3,7 @@
 // inspectToken(). Exit codes: 0 accepted, 1 rejected, 2 identity provider unavailable, 64 usage.
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { decodeToken } from './inspect/decode.js'
 import { formatReport } from './inspect/format.js'
 import { inspectToken, type InspectOptions } from './inspect/inspect-token.js'
 import type { ClientAuthMethod } from '../providers/introspection.js'
@@ -68,7 +69,11 @@ function parse(argv: string[]): { token: string | undefined; options: InspectOpt
   const [command, token, ...extra] = positionals
   if (command !== 'inspect') throw new UsageError(command === undefined ? 'a command is required: inspect' : `unknown command ${JSON.stringify(command)}: the command is inspect`)
   if (extra.length > 0) throw new UsageError('one token at a time')
-  if (values.issuer === undefined) throw new UsageError('--issuer is required')
+  if (values.issuer === undefined) {
+    // Never taken from the token (anyone can write any iss), but named to help.
+    const claimed = token === undefined ? undefined : decodeToken(token).claims?.iss
+    throw new UsageError(`--issuer is required${typeof claimed === 'string' ? ` (the token claims iss ${claimed}: pass it if that is the issuer your API trusts)` : ''}`)
+  }
   const clientAuth = values['client-auth']
   if (clientAuth !== undefined && !CLIENT_AUTH.includes(clientAuth)) throw new UsageError(`--client-auth must be one of ${CLIENT_AUTH.join(', ')}`)
   const introspect = values.introspect === true

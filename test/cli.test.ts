@@ -8,6 +8,7 @@ import { describe, test } from 'node:test'
 import Fastify from 'fastify'
 import { SignJWT, generateKeyPair } from 'jose'
 import fastifyTokenAuth from '../src/index.js'
+import type { InspectReport } from '../src/inspect/inspect-token.js'
 import { jwtProvider } from '../providers/jwt.js'
 import { API_AUDIENCE, API_CLIENT, OTHER_AUDIENCE, claimsOf, useIdp, waitPast } from './helpers/idp.js'
 
@@ -32,6 +33,12 @@ async function inspect(token: string, args: string[], json = false): Promise<Run
   return run
 }
 
+/** The --json report, or an assertion that says what the command printed instead. */
+function reportOf(run: Run): InspectReport {
+  assert.ok(run.stdout.startsWith('{'), `a JSON report (exit ${run.code}, stderr: ${run.stderr})`)
+  return JSON.parse(run.stdout) as InspectReport
+}
+
 const introspect = ['--introspect', '--client-id', API_CLIENT.clientId, '--client-secret', API_CLIENT.clientSecret]
 
 describe('inspect: JWT access tokens against the JWKS', () => {
@@ -46,19 +53,19 @@ describe('inspect: JWT access tokens against the JWKS', () => {
     assert.match(text.stdout, /^ {2}expiresAt +\d{4}-\d\d-\d\dT[\d:]+Z \(in 59 min\)$/m)
 
     const json = await inspect(token, ['--audience', API_AUDIENCE], true)
-    const report = JSON.parse(json.stdout)
+    const report = reportOf(json)
     assert.equal(json.code, 0)
     assert.equal(report.verdict, 'accepted')
-    assert.equal(report.auth.uid, 'web-jwt')
-    assert.equal(report.auth.credentials.token, undefined, 'the Auth is shown without the raw token')
-    assert.equal(report.token.claims.aud, API_AUDIENCE)
+    assert.equal(report.auth!.uid, 'web-jwt')
+    assert.equal((report.auth!.credentials as { token?: string }).token, undefined, 'the Auth is shown without the raw token')
+    assert.equal(report.token.claims!.aud, API_AUDIENCE)
     assert.equal(report.checked.endpoint, `${ctx.idp.issuer}/jwks`)
   })
 
   test('without --audience it still verifies, and says the audience was not checked', async () => {
     const { access_token: token } = await ctx.idp.token('web-jwt', { resource: OTHER_AUDIENCE })
     const run = await inspect(token, [], true)
-    const report = JSON.parse(run.stdout)
+    const report = reportOf(run)
     assert.equal(run.code, 0)
     assert.equal(report.checked.audience, null)
     assert.match(report.notes.join('\n'), /audience was not checked .* token aud is api:\/\/billing/)
@@ -76,13 +83,13 @@ describe('inspect: JWT access tokens against the JWKS', () => {
     const { access_token: token } = await ctx.idp.token('web-jwt-short')
     await waitPast((claimsOf(token).exp as number) + 1)
     const run = await inspect(token, ['--audience', API_AUDIENCE, '--clock-tolerance', '0'], true)
-    const report = JSON.parse(run.stdout)
+    const report = reportOf(run)
     assert.equal(run.code, 1)
     assert.equal(report.verdict, 'rejected')
-    assert.equal(report.failure.key, 'invalid_token')
-    assert.equal(report.failure.message, 'The access token expired')
-    assert.match(report.failure.detail, /ERR_JWT_EXPIRED/)
-    assert.match(report.hints[0], /^expired \d{1,2} s ago \(exp \d{4}-\d\d-\d\dT/)
+    assert.equal(report.failure!.key, 'invalid_token')
+    assert.equal(report.failure!.message, 'The access token expired')
+    assert.match(report.failure!.detail ?? '', /ERR_JWT_EXPIRED/)
+    assert.match(report.hints[0] ?? '', /^expired \d{1,2} s ago \(exp \d{4}-\d\d-\d\dT/)
   })
 
   test('unknown kid: names the kid, the JWKS URL and the kids it has', async () => {
@@ -142,7 +149,7 @@ describe('inspect: JWT access tokens against the JWKS', () => {
     assert.equal((await app.inject({ url: '/orders', headers: { authorization: `Bearer ${token}` } })).statusCode, 401)
     await app.close()
     const logged = lines.map((line) => JSON.parse(line)).find((line) => line.msg === 'token rejected')?.tokenAuth?.token
-    const report = JSON.parse((await inspect(token, ['--audience', API_AUDIENCE], true)).stdout)
+    const report = reportOf(await inspect(token, ['--audience', API_AUDIENCE], true))
     assert.equal(typeof logged, 'string')
     assert.equal(report.token.logFingerprint, logged)
   })
@@ -152,7 +159,7 @@ describe('inspect: JWT access tokens against the JWKS', () => {
     const run = await cli(['inspect', '-', '--issuer', ctx.idp.issuer, '--audience', API_AUDIENCE, '--json'], { stdin: `Bearer ${token}\n` })
     assert.equal(run.code, 0, run.stderr)
     assert.ok(!run.stdout.includes(token))
-    assert.match(JSON.parse(run.stdout).notes[0], /"Bearer " prefix was removed/)
+    assert.match(reportOf(run).notes[0] ?? '', /"Bearer " prefix was removed/)
   })
 })
 
@@ -166,19 +173,27 @@ describe('inspect: opaque tokens through introspection', () => {
 
     await ctx.idp.revoke(token)
     const after = await inspect(token, introspect, true)
-    const report = JSON.parse(after.stdout)
+    const report = reportOf(after)
     assert.equal(after.code, 1)
-    assert.equal(report.failure.message, 'The access token is not active')
-    assert.match(report.hints[0], /"active": false: the token was revoked/)
+    assert.equal(report.failure!.message, 'The access token is not active')
+    assert.match(report.hints[0] ?? '', /"active": false: the token was revoked/)
   })
 
   test('wrong client secret: the identity provider refuses the API, exit 2, never a rejection of the token', async () => {
     const { access_token: token } = await ctx.idp.token('web-opaque')
     const run = await inspect(token, ['--introspect', '--client-id', API_CLIENT.clientId, '--client-secret', 'wrong'], true)
-    const report = JSON.parse(run.stdout)
+    const report = reportOf(run)
     assert.equal(run.code, 2)
     assert.equal(report.verdict, 'unavailable')
     assert.ok(report.hints.some((hint: string) => /refused --client-id \/ --client-secret/.test(hint)))
+  })
+
+  test('a JWT sent to introspection: oidc-provider answers 400, exit 2, and the hint says to check it as a JWT', async () => {
+    const { access_token: token } = await ctx.idp.token('web-jwt')
+    const report = reportOf(await inspect(token, introspect, true))
+    assert.equal(report.exitCode, 2)
+    assert.match(report.failure!.message, /introspection endpoint answered 400/)
+    assert.ok(report.hints.some((hint) => /check it as a JWT, without --introspect/.test(hint)), report.hints.join('\n'))
   })
 
   test('the secret can come from the environment instead of the command line', async () => {
@@ -196,13 +211,13 @@ describe('inspect: the identity provider down', () => {
     try {
       for (const [token, args] of [[jwt, ['--audience', API_AUDIENCE]], [opaque, introspect]] as const) {
         const run = await inspect(token, [...args], true)
-        const report = JSON.parse(run.stdout)
+        const report = reportOf(run)
         assert.equal(run.code, 2, run.stdout)
         assert.equal(report.verdict, 'unavailable')
-        assert.equal(report.failure.key, 'provider_unavailable')
-        assert.equal(report.failure.status, 503)
-        assert.match(report.failure.detail, /ECONNREFUSED/)
-        assert.match(report.hints[0], /never 401/)
+        assert.equal(report.failure!.key, 'provider_unavailable')
+        assert.equal(report.failure!.status, 503)
+        assert.match(report.failure!.detail ?? '', /ECONNREFUSED/)
+        assert.match(report.hints[0] ?? '', /never 401/)
       }
     } finally {
       await ctx.idp.start()
@@ -224,6 +239,14 @@ describe('inspect: usage', () => {
     const run = await inspect(token, ['--audience', API_AUDIENCE].concat(['--issuer', `${ctx.idp.issuer}/`]))
     assert.equal(run.code, 64)
     assert.match(run.stderr, new RegExp(`names the issuer "${ctx.idp.issuer}", but "${ctx.idp.issuer}/" is configured`))
+  })
+
+  test('without --issuer: refused, never taken from the token, but the claimed one is named', async () => {
+    const { access_token: token } = await ctx.idp.token('web-jwt')
+    const run = await cli(['inspect', token, '--audience', API_AUDIENCE])
+    assert.equal(run.code, 64)
+    assert.ok(run.stderr.includes(`--issuer is required (the token claims iss ${ctx.idp.issuer}: pass it if that is the issuer your API trusts)`), run.stderr)
+    assert.ok(!run.stderr.includes(token))
   })
 
   test('--help: exit 0', async () => {

@@ -82,6 +82,16 @@ describe('packed tarball in an empty project', { timeout: 240_000 }, () => {
     for (const code of Object.values(hidden)) assert.equal(code, 'ERR_PACKAGE_PATH_NOT_EXPORTED')
   })
 
+  test('CommonJS consumers load it with require() (require(esm), Node 20.19+)', () => {
+    writeFileSync(join(dir, 'consumer.cjs'), `
+      const { default: plugin, tokenAuth } = require('fastify-token-auth')
+      const { jwtProvider } = require('fastify-token-auth/providers/jwt')
+      console.log([typeof plugin, typeof tokenAuth, typeof jwtProvider].join(','))
+    `)
+    const output = execFileSync(process.execPath, ['consumer.cjs'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+    assert.equal(output.trim(), 'function,function,function')
+  })
+
   test('the inspect command is installed as a bin: npx fastify-token-auth', () => {
     const help = execFileSync('npx', ['--no-install', 'fastify-token-auth', '--help'], { cwd: dir, encoding: 'utf8' })
     assert.match(help, /^Usage: fastify-token-auth inspect/)

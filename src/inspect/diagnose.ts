@@ -121,6 +121,9 @@ export function hintsFor(decoded: DecodedToken, expected: Expectations, failure:
   if (failure.key === 'provider_unavailable') {
     hints.push(`the identity provider did not give an answer${failure.detail === undefined ? '' : ` (${failure.detail})`}: check --issuer and that it is up; your API answers 503 meanwhile, never 401`)
     hints.push(...introspectionHints(failure))
+    if (expected.method === 'introspection' && decoded.format === 'jwt' && /answered 400/.test(failure.message)) {
+      hints.push('the introspection endpoint refused to introspect this JWT (some identity providers, oidc-provider among them, introspect only opaque tokens): check it as a JWT, without --introspect')
+    }
     return hints
   }
   if (failure.key === 'invalid_request') {

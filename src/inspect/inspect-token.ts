@@ -121,6 +121,17 @@ async function endpointOf(options: InspectOptions, timeout: number): Promise<str
   return found
 }
 
+/** Longest wait for the provider's connection pool to close: the report must not hang on a socket. */
+const CLOSE_WAIT = 1_000
+
+async function closeWithin(provider: Provider<unknown>, ms: number): Promise<void> {
+  if (provider.close === undefined) return
+  let timer: NodeJS.Timeout | undefined
+  const waited = new Promise<void>((resolve) => { timer = setTimeout(resolve, ms) })
+  await Promise.race([provider.close().catch(() => undefined), waited])
+  clearTimeout(timer)
+}
+
 function failureFacts(key: FailureKey, message: string, detail: string | undefined): FailureFacts & { status: number } {
   return { key, status: FAILURES[key].status, message, ...(detail === undefined ? {} : { detail }) }
 }
@@ -184,6 +195,6 @@ export async function inspectToken(rawToken: string, options: InspectOptions): P
     notes.push(...notesFor(decoded, expected, nowSeconds, credentials.expiresAt))
     return report('accepted', { auth }, namespace, [])
   } finally {
-    await provider.close?.()
+    await closeWithin(provider, CLOSE_WAIT)
   }
 }
