@@ -19,11 +19,13 @@ Options:
   --audience <aud>                your API's audience; repeat for several (JWT: not checked if absent)
   --scope <scope>                 a scope the route requires; repeatable
   --introspect                    check at the introspection endpoint (RFC 7662), not as a local JWT
+  --userinfo                      check at the OIDC userinfo endpoint (opaque user tokens)
   --client-id <id>                your API's client at the identity provider (with --introspect)
   --client-secret <secret>        its secret; default: $FASTIFY_TOKEN_AUTH_CLIENT_SECRET
   --client-auth <method>          client_secret_basic (default), client_secret_post or none
   --jwks-uri <url>                the JWKS, when not discovered from the issuer
   --introspection-endpoint <url>  the introspection endpoint, when not discovered
+  --userinfo-endpoint <url>       the userinfo endpoint, when not discovered
   --clock-tolerance <seconds>     clock skew allowed on exp/nbf/iat (default 5)
   --timeout <ms>                  deadline of each call to the identity provider (default 5000)
   --json                          print the report as JSON
@@ -54,11 +56,13 @@ function parse(argv: string[]): { token: string | undefined; options: InspectOpt
       audience: { type: 'string', multiple: true },
       scope: { type: 'string', multiple: true },
       introspect: { type: 'boolean' },
+      userinfo: { type: 'boolean' },
       'client-id': { type: 'string' },
       'client-secret': { type: 'string' },
       'client-auth': { type: 'string' },
       'jwks-uri': { type: 'string' },
       'introspection-endpoint': { type: 'string' },
+      'userinfo-endpoint': { type: 'string' },
       'clock-tolerance': { type: 'string' },
       timeout: { type: 'string' },
       json: { type: 'boolean' },
@@ -77,6 +81,8 @@ function parse(argv: string[]): { token: string | undefined; options: InspectOpt
   const clientAuth = values['client-auth']
   if (clientAuth !== undefined && !CLIENT_AUTH.includes(clientAuth)) throw new UsageError(`--client-auth must be one of ${CLIENT_AUTH.join(', ')}`)
   const introspect = values.introspect === true
+  if (introspect && values.userinfo === true) throw new UsageError('--introspect or --userinfo, not both')
+  if (values.userinfo === true && values.audience !== undefined) throw new UsageError('--audience cannot be checked with --userinfo: the userinfo answer carries no audience')
   if (!introspect && (values['client-id'] !== undefined || values['client-secret'] !== undefined)) {
     throw new UsageError('--client-id and --client-secret are for --introspect')
   }
@@ -84,7 +90,7 @@ function parse(argv: string[]): { token: string | undefined; options: InspectOpt
     issuer: values.issuer,
     audience: values.audience ?? [],
     scopes: (values.scope ?? []).flatMap((scope) => scope.split(/\s+/)).filter((scope) => scope.length > 0),
-    introspect,
+    method: introspect ? 'introspection' : values.userinfo === true ? 'userinfo' : 'jwt',
   }
   if (introspect) {
     options.clientId = values['client-id']
@@ -93,6 +99,7 @@ function parse(argv: string[]): { token: string | undefined; options: InspectOpt
   }
   if (values['jwks-uri'] !== undefined) options.jwksUri = values['jwks-uri']
   if (values['introspection-endpoint'] !== undefined) options.introspectionEndpoint = values['introspection-endpoint']
+  if (values['userinfo-endpoint'] !== undefined) options.userinfoEndpoint = values['userinfo-endpoint']
   const clockTolerance = numberOption(values['clock-tolerance'], 'clock-tolerance', 0)
   if (clockTolerance !== undefined) options.clockTolerance = clockTolerance
   const timeout = numberOption(values.timeout, 'timeout', 1)

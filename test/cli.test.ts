@@ -2,6 +2,8 @@
 // provider (oidc-provider on loopback): verdicts, hints, exit codes, and no raw token in any output.
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { resolve } from 'node:path'
 import { Writable } from 'node:stream'
 import { describe, test } from 'node:test'
@@ -203,6 +205,23 @@ describe('inspect: opaque tokens through introspection', () => {
   })
 })
 
+describe('inspect: user tokens at the userinfo endpoint', () => {
+  test('a user token is accepted with the profile; a client-credentials token is refused with the reason', async () => {
+    const { access_token: token } = await ctx.idp.userToken('alice')
+    const accepted = reportOf(await inspect(token, ['--userinfo'], true))
+    assert.equal(accepted.exitCode, 0, JSON.stringify(accepted))
+    assert.equal(accepted.auth!.uid, 'alice')
+    assert.equal(accepted.checked.endpoint, `${ctx.idp.issuer}/me`)
+    assert.match(accepted.notes.join('\n'), /userinfo does not check the audience/)
+
+    const { access_token: machine } = await ctx.idp.token('web-opaque')
+    const refused = reportOf(await inspect(machine, ['--userinfo'], true))
+    assert.equal(refused.exitCode, 1)
+    assert.equal(refused.failure!.message, 'The access token was refused by the identity provider')
+    assert.ok(refused.hints.some((hint) => /^the userinfo endpoint refused the token \(userinfo answered 40\d\)/.test(hint)), refused.hints.join('\n'))
+  })
+})
+
 describe('inspect: the identity provider down', () => {
   test('exit 2 for a JWT and for introspection, with the network error', async () => {
     const { access_token: jwt } = await ctx.idp.token('web-jwt')
@@ -221,6 +240,26 @@ describe('inspect: the identity provider down', () => {
       }
     } finally {
       await ctx.idp.start()
+    }
+  })
+})
+
+describe('inspect: an identity provider that accepts connections and never answers', () => {
+  test('exit 2 at the --timeout, not a hang', async () => {
+    const silent = createServer(() => {})
+    await new Promise<void>((ready) => silent.listen(0, '127.0.0.1', ready))
+    const { port } = silent.address() as AddressInfo
+    try {
+      const { access_token: token } = await ctx.idp.token('web-jwt')
+      const started = Date.now()
+      const run = await cli(['inspect', token, '--issuer', ctx.idp.issuer, '--jwks-uri', `http://127.0.0.1:${port}/jwks`, '--audience', API_AUDIENCE, '--timeout', '500', '--json'])
+      const report = reportOf(run)
+      assert.equal(run.code, 2)
+      assert.equal(report.failure!.key, 'provider_unavailable')
+      assert.ok(Date.now() - started < 10_000, 'ended near the deadline')
+    } finally {
+      silent.closeAllConnections()
+      silent.close()
     }
   })
 })

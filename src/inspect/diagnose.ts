@@ -5,14 +5,14 @@ import type { FailureKey } from '../errors.js'
 import type { DecodedToken } from './decode.js'
 
 export interface Expectations {
-  method: 'jwt' | 'introspection'
+  method: 'jwt' | 'introspection' | 'userinfo'
   issuer: string
   /** Empty: the audience is not checked. */
   audience: readonly string[]
   scopes: readonly string[]
   clockTolerance: number
   algorithms: readonly string[]
-  /** The JWKS (jwt) or introspection endpoint the token was checked against. */
+  /** The JWKS, introspection or userinfo endpoint the token was checked against. */
   endpoint?: string
 }
 
@@ -137,10 +137,13 @@ export function hintsFor(decoded: DecodedToken, expected: Expectations, failure:
   }
   if (decoded.format === 'jwe') hints.push('the token is an encrypted JWT (JWE): this API accepts signed JWTs, or opaque tokens through introspection')
   if (decoded.format === 'opaque' && expected.method === 'jwt') {
-    hints.push('the token is opaque, not a JWT: only the identity provider can check it; inspect it with --introspect --client-id … --client-secret …')
+    hints.push('the token is opaque, not a JWT: only the identity provider can check it; inspect it with --introspect --client-id … --client-secret … (or --userinfo)')
   }
   if (decoded.format === 'jwt') hints.push(...jwtHints(decoded, expected, failure, evidence))
   if (expected.method === 'introspection') hints.push(...introspectionHints(failure))
+  if (expected.method === 'userinfo' && /refused by the identity provider/.test(failure.message)) {
+    hints.push(`the userinfo endpoint refused the token (${failure.detail ?? 'not 200'}): it expired or was revoked, was issued without the openid scope, or is not meant for userinfo (a client-credentials token has no user)`)
+  }
   return hints
 }
 
@@ -148,6 +151,9 @@ export function hintsFor(decoded: DecodedToken, expected: Expectations, failure:
 export function notesFor(decoded: DecodedToken, expected: Expectations, nowSeconds: number, expiresAt: number | undefined): string[] {
   const notes: string[] = []
   const claims = (decoded.claims ?? {}) as Record<string, unknown>
+  if (expected.method === 'userinfo') {
+    notes.push('userinfo does not check the audience: any token of this issuer that may read userinfo passes; prefer JWT verification or introspection for an API')
+  }
   if (expected.method === 'jwt' && expected.audience.length === 0) {
     notes.push(`the audience was not checked (no --audience): token aud is ${audiences(claims.aud).length === 0 ? 'absent' : list(audiences(claims.aud))}; an API must check it`)
   }

@@ -42,7 +42,7 @@ function tokenLines(report: InspectReport, nowSeconds: number): string[] {
 function checkedLine(report: InspectReport): string {
   const { checked } = report
   const where = checked.endpoint ?? 'of the issuer (discovery failed)'
-  const against = checked.method === 'jwt' ? `JWT signature with the JWKS at ${where}` : `introspection at ${where}`
+  const against = checked.method === 'jwt' ? `JWT signature with the JWKS at ${where}` : `${checked.method} at ${where}`
   const parts = [`issuer ${checked.issuer}`, `audience ${checked.audience === null ? '(not checked)' : checked.audience.join(', ')}`]
   if (checked.scopes.length > 0) parts.push(`scopes ${checked.scopes.join(' ')}`)
   return `Checked   ${against}; ${parts.join('; ')}`

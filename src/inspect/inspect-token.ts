@@ -12,6 +12,7 @@ import type { Logger, Provider } from '../provider.js'
 import { discover } from '../../providers/discovery.js'
 import { introspectionProvider, type ClientAuthMethod } from '../../providers/introspection.js'
 import { ASYMMETRIC_ALGORITHMS, jwtProvider } from '../../providers/jwt.js'
+import { userinfoProvider } from '../../providers/userinfo.js'
 import { decodeToken, type DecodedToken } from './decode.js'
 import { hintsFor, notesFor, type Expectations, type FailureFacts } from './diagnose.js'
 
@@ -22,19 +23,32 @@ export interface InspectOptions {
   audience?: string[]
   /** Scopes a route would require. */
   scopes?: string[]
-  /** Check at the introspection endpoint (RFC 7662) instead of verifying a JWT locally. */
-  introspect?: boolean
+  /**
+   * How the API validates tokens: `jwt` (locally against the JWKS, the default), `introspection`
+   * (RFC 7662) or `userinfo` (the OIDC userinfo endpoint).
+   */
+  method?: InspectMethod
   clientId?: string
   clientSecret?: string
   clientAuth?: ClientAuthMethod
   /** Endpoints, when not discovered from the issuer. */
   jwksUri?: string
   introspectionEndpoint?: string
+  userinfoEndpoint?: string
   /** Seconds of clock skew allowed. Default 5, as in the providers. */
   clockTolerance?: number
   /** Deadline of each call to the identity provider, in ms. Default 5,000. */
   timeout?: number
 }
+
+export type InspectMethod = 'jwt' | 'introspection' | 'userinfo'
+
+/** Per method: the discovery member of its endpoint, and the option that gives it instead. */
+const ENDPOINTS = {
+  jwt: { member: 'jwks_uri', option: 'jwksUri', flag: '--jwks-uri' },
+  introspection: { member: 'introspection_endpoint', option: 'introspectionEndpoint', flag: '--introspection-endpoint' },
+  userinfo: { member: 'userinfo_endpoint', option: 'userinfoEndpoint', flag: '--userinfo-endpoint' },
+} as const
 
 export type Verdict = 'accepted' | 'rejected' | 'unavailable'
 
@@ -91,33 +105,33 @@ async function jwksKids(uri: string | undefined, timeout: number): Promise<strin
   }
 }
 
-function buildProvider(options: InspectOptions, audience: string[], clockTolerance: number, timeout: number): Provider<unknown> {
+function buildProvider(options: InspectOptions, method: InspectMethod, audience: string[], clockTolerance: number, timeout: number): Provider<unknown> {
   const { issuer } = options
-  if (options.introspect === true) {
+  const endpoint = options[ENDPOINTS[method].option]
+  if (method === 'introspection') {
     return introspectionProvider({
       issuer, clientId: options.clientId, clientSecret: options.clientSecret, clockTolerance, timeout,
       ...(options.clientAuth === undefined ? {} : { clientAuth: options.clientAuth }),
-      ...(options.introspectionEndpoint === undefined ? {} : { endpoint: options.introspectionEndpoint }),
+      ...(endpoint === undefined ? {} : { endpoint }),
       ...(audience.length > 0 ? { audience } : {}),
     })
   }
+  if (method === 'userinfo') return userinfoProvider({ issuer, timeout, ...(endpoint === undefined ? {} : { endpoint }) })
   return jwtProvider({
     issuer, clockTolerance, timeout,
-    ...(options.jwksUri === undefined ? {} : { jwksUri: options.jwksUri }),
+    ...(endpoint === undefined ? {} : { jwksUri: endpoint }),
     // Without --audience the token is still verified, and the report says the audience was not checked.
     ...(audience.length > 0 ? { audience } : { audience: null, validate: (_claims: JWTPayload) => {} }),
   })
 }
 
 /** The endpoint the provider will call, for the report: given, or from discovery (which the provider then reuses). */
-async function endpointOf(options: InspectOptions, timeout: number): Promise<string> {
-  const given = options.introspect === true ? options.introspectionEndpoint : options.jwksUri
+async function endpointOf(options: InspectOptions, method: InspectMethod, timeout: number): Promise<string> {
+  const { member, option, flag } = ENDPOINTS[method]
+  const given = options[option]
   if (given !== undefined) return given
-  const member = options.introspect === true ? 'introspection_endpoint' : 'jwks_uri'
   const found = (await discover(options.issuer, { timeout }))[member]
-  if (typeof found !== 'string') {
-    throw new ConfigurationError(`The metadata of "${options.issuer}" has no ${member}: pass --${member === 'jwks_uri' ? 'jwks-uri' : 'introspection-endpoint'}`)
-  }
+  if (typeof found !== 'string') throw new ConfigurationError(`The metadata of "${options.issuer}" has no ${member}: pass ${flag}`)
   return found
 }
 
@@ -152,8 +166,9 @@ export async function inspectToken(rawToken: string, options: InspectOptions): P
   const clockTolerance = options.clockTolerance ?? 5
   const timeout = options.timeout ?? 5_000
   const decoded = decodeToken(token)
+  const method = options.method ?? 'jwt'
   const expected: Expectations = {
-    method: options.introspect === true ? 'introspection' : 'jwt',
+    method,
     issuer: options.issuer, audience, scopes, clockTolerance, algorithms: ASYMMETRIC_ALGORITHMS,
   }
   const nowSeconds = Date.now() / 1000
@@ -167,12 +182,12 @@ export async function inspectToken(rawToken: string, options: InspectOptions): P
     notes,
   })
 
-  const provider = buildProvider(options, audience, clockTolerance, timeout)
+  const provider = buildProvider(options, method, audience, clockTolerance, timeout)
   const namespace = namespaceOf(provider)
   const log = detailLogger()
   try {
     try {
-      expected.endpoint = await endpointOf(options, timeout)
+      expected.endpoint = await endpointOf(options, method, timeout)
     } catch (err) {
       if (!isProviderUnavailableError(err)) throw err
       const failure = failureFacts('provider_unavailable', err.message, detailOf(describeError(err, token)))
