@@ -7,6 +7,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { after, describe, test } from 'node:test'
+import { stripVTControlCharacters } from 'node:util'
 
 const ROOT = resolve(import.meta.dirname, '..')
 const BIN = join(ROOT, 'node_modules', '.bin')
@@ -27,9 +28,10 @@ function project(files: Record<string, string>): string {
 
 function run(command: string, args: string[], cwd: string): { code: number | null; output: string } {
   const result = spawnSync(command, args, {
-    cwd, encoding: 'utf8', env: { ...process.env, PATH: `${BIN}:${dirname(process.execPath)}:${process.env.PATH ?? ''}`, NODE_V8_COVERAGE: '' },
+    cwd, encoding: 'utf8', env: { ...process.env, PATH: `${BIN}:${dirname(process.execPath)}:${process.env.PATH ?? ''}`, NODE_V8_COVERAGE: '', NO_COLOR: '1', FORCE_COLOR: '0' },
   })
-  return { code: result.status, output: `${result.stdout}${result.stderr}` }
+  // CI=true turns colours on in some of these tools whatever NO_COLOR says.
+  return { code: result.status, output: stripVTControlCharacters(`${result.stdout}${result.stderr}`) }
 }
 
 describe('release gates fail when what they guard is broken', { timeout: 180_000 }, () => {
@@ -41,17 +43,26 @@ describe('release gates fail when what they guard is broken', { timeout: 180_000
     assert.deepEqual([gate['check-coverage'], gate['per-file'], gate.lines, gate.all], [true, true, 90, true])
   })
 
-  test('package checks: a declared .d.ts that does not ship fails attw', () => {
-    const manifest = (types: string): string => JSON.stringify({
-      name: 'gate-fixture', version: '1.0.0', type: 'module', license: 'MIT', files: ['index.js', 'index.d.ts'],
-      exports: { '.': { types, default: './index.js' } },
+  test('package checks: publint fails a declared .d.ts that is not shipped, attw a declaration importing a module that is not', () => {
+    const fixture = (types: string, declaration: string): string => project({
+      'package.json': JSON.stringify({
+        name: 'gate-fixture', version: '1.0.0', type: 'module', license: 'MIT', files: ['index.js', 'index.d.ts'],
+        exports: { '.': { types, default: './index.js' } },
+      }),
+      'index.js': 'export const answer = 42\n',
+      'index.d.ts': declaration,
+      // Present in the folder, left out of `files`: the kind of slip a release makes.
+      'lib.d.ts': 'export declare const answer: number\n',
     })
-    const sources = { 'index.js': 'export const answer = 42\n', 'index.d.ts': 'export declare const answer: number\n' }
-    const sound = run('node', [join(ROOT, 'scripts/check-package.mjs'), project({ 'package.json': manifest('./index.d.ts'), ...sources })], ROOT)
+    const check = (dir: string): ReturnType<typeof run> => run('node', [join(ROOT, 'scripts/check-package.mjs'), dir], ROOT)
+    const sound = check(fixture('./index.d.ts', 'export declare const answer: number\n'))
     assert.equal(sound.code, 0, sound.output)
-    const broken = run('node', [join(ROOT, 'scripts/check-package.mjs'), project({ 'package.json': manifest('./types/index.d.ts'), ...sources })], ROOT)
-    assert.notEqual(broken.code, 0)
-    assert.match(broken.output, /types\/index\.d\.ts but the file does not exist/)
+    const missing = check(fixture('./types/index.d.ts', 'export declare const answer: number\n'))
+    assert.notEqual(missing.code, 0)
+    assert.match(missing.output, /\$ publint[^]*types\/index\.d\.ts but the file does not exist/)
+    const unshippedImport = check(fixture('./index.d.ts', "export { answer } from './lib.js'\n"))
+    assert.notEqual(unshippedImport.code, 0)
+    assert.match(unshippedImport.output, /\$ attw[^]*Internal resolution error/)
   })
 
   test('type tests: a false expectation fails tstyche', () => {
