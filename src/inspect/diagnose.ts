@@ -4,8 +4,11 @@
 import type { FailureKey } from '../errors.js'
 import type { DecodedToken } from './decode.js'
 
+/** How the API validates tokens: locally as JWTs, by introspection (RFC 7662), or at userinfo. */
+export type InspectMethod = 'jwt' | 'introspection' | 'userinfo'
+
 export interface Expectations {
-  method: 'jwt' | 'introspection' | 'userinfo'
+  method: InspectMethod
   issuer: string
   /** Empty: the audience is not checked. */
   audience: readonly string[]

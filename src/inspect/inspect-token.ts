@@ -14,7 +14,7 @@ import { introspectionProvider, type ClientAuthMethod } from '../../providers/in
 import { ASYMMETRIC_ALGORITHMS, jwtProvider } from '../../providers/jwt.js'
 import { userinfoProvider } from '../../providers/userinfo.js'
 import { decodeToken, type DecodedToken } from './decode.js'
-import { hintsFor, notesFor, type Expectations, type FailureFacts } from './diagnose.js'
+import { hintsFor, notesFor, type Expectations, type FailureFacts, type InspectMethod } from './diagnose.js'
 
 export interface InspectOptions {
   /** The issuer the API trusts: discovery, and the `iss` tokens must carry. */
@@ -40,8 +40,6 @@ export interface InspectOptions {
   /** Deadline of each call to the identity provider, in ms. Default 5,000. */
   timeout?: number
 }
-
-export type InspectMethod = 'jwt' | 'introspection' | 'userinfo'
 
 /** Per method: the discovery member of its endpoint, and the option that gives it instead. */
 const ENDPOINTS = {
