@@ -12,7 +12,7 @@ const USAGE = `Usage: fastify-token-auth inspect <token | -> --issuer <url> [opt
 
 Decodes the token (without trusting it), validates it with the same provider pipeline as the
 plugin, and explains the verdict. Pass "-" (or nothing) to read the token from standard input,
-which keeps it out of your shell history.
+which keeps it out of your shell history. A token that starts with "-" goes last, after "--".
 
 Options:
   --issuer <url>                  the issuer your API trusts (required)

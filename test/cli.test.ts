@@ -288,6 +288,18 @@ describe('inspect: usage', () => {
     assert.ok(!run.stderr.includes(token))
   })
 
+  test('a token that starts with "-" is read after "--", and never echoed in the option error', async () => {
+    const token = '-opaque-token-with-a-leading-dash'
+    const misread = await cli(['inspect', token, '--issuer', ctx.idp.issuer])
+    assert.equal(misread.code, 64)
+    assert.ok(!misread.stderr.includes(token), misread.stderr)
+    const run = await cli(['inspect', '--issuer', ctx.idp.issuer, '--audience', API_AUDIENCE, '--json', '--', token])
+    const report = reportOf(run)
+    assert.equal(run.code, 1)
+    assert.equal(report.token.length, token.length)
+    assert.equal(report.token.format, 'opaque')
+  })
+
   test('--help: exit 0', async () => {
     const run = await cli(['--help'])
     assert.equal(run.code, 0)
