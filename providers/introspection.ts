@@ -3,7 +3,7 @@
 // answer: only `"active": true` is active, and anything that is not a clean 200 JSON object is
 // an outage (503), never a pass and never cached.
 import type { Dispatcher } from 'undici'
-import type { Claims } from '../src/claims.js'
+import { audiencesOf, type Claims } from '../src/claims.js'
 import { InvalidTokenError, ProviderUnavailableError } from '../src/errors.js'
 import { asObject, DEFAULT_HTTP_TIMEOUT, DEFAULT_MAX_BYTES, fetchJson, unexpectedStatus } from '../src/http.js'
 import { defineProvider, ttlUntilExpiry, type Provider, type ProviderDefinition } from '../src/provider.js'
@@ -57,7 +57,7 @@ export function basicCredentials(clientId: string, clientSecret: string): string
 }
 
 function includesAudience(aud: unknown, expected: readonly string[]): boolean {
-  const granted = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : []
+  const granted = audiencesOf(aud)
   return expected.some((audience) => granted.includes(audience))
 }
 

@@ -59,6 +59,7 @@ export class RemoteJwks {
   /** Where a stale key set in use is reported. */
   log: Logger | undefined
   #keys: KeyGetter | undefined
+  #kids: readonly string[] = []
   #fetchedAt = 0
   #lastKidRefetch = -Infinity
   #pending: Promise<KeyGetter> | undefined
@@ -72,6 +73,11 @@ export class RemoteJwks {
     this.#maxBytes = options.maxBytes ?? 512 * 1024
     const { dispatcher } = options
     this.#dispatcher = typeof dispatcher === 'function' ? dispatcher : () => dispatcher
+  }
+
+  /** The kids of the key set in use (what a report of an unknown kid names). */
+  get kids(): readonly string[] {
+    return this.#kids
   }
 
   /** One fetch at a time; concurrent callers share it. */
@@ -90,8 +96,10 @@ export class RemoteJwks {
       what: 'JWKS endpoint', headers: { accept: 'application/json, application/jwk-set+json' },
     })
     if (answer.status !== 200) throw unexpectedStatus(answer, 'JWKS endpoint')
-    const keys = createLocalJWKSet(publicSigningKeys(answer.json))
+    const set = publicSigningKeys(answer.json)
+    const keys = createLocalJWKSet(set)
     this.#keys = keys
+    this.#kids = Object.freeze(set.keys.map((key) => key.kid ?? '(no kid)'))
     this.#fetchedAt = Date.now()
     return keys
   }

@@ -139,10 +139,16 @@ export function topLevelNames(json: string): string[] {
  * whose protected header names no member twice: JSON.parse would keep the last `alg`, another parser in front of
  * this API the first (RFC 7515 §4 allows refusing them).
  */
-function assertCompactJws(token: string): void {
+/** Dot-separated segments of a compact serialization: 3 for a JWS, 5 for a JWE. */
+export function segmentCount(token: string): number {
   let dots = 0
   for (let i = 0; i < token.length; i++) if (token.charCodeAt(i) === 0x2e) dots++
-  if (dots !== 2) throw new InvalidTokenError('The access token is not a signed JWT', { detail: `${dots + 1} segments` })
+  return dots + 1
+}
+
+function assertCompactJws(token: string): void {
+  const segments = segmentCount(token)
+  if (segments !== 3) throw new InvalidTokenError('The access token is not a signed JWT', { detail: `${segments} segments` })
   const names = topLevelNames(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8'))
   if (new Set(names).size !== names.length) throw new InvalidTokenError('The access token is malformed', { detail: 'duplicate protected header member' })
   // RFC 7797 unencoded payloads: never an access token; a parser that honours `b64` without

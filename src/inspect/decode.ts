@@ -1,6 +1,7 @@
 // What can be read from a token without trusting it: the JOSE header and claims of a JWT, or
 // only its length when it is opaque. Shown to the person inspecting a token, never used to decide.
 import { decodeJwt, decodeProtectedHeader, type JWTPayload, type ProtectedHeaderParameters } from 'jose'
+import { segmentCount } from '../../providers/jwt.js'
 
 export type TokenFormat = 'jwt' | 'jwe' | 'opaque'
 
@@ -15,14 +16,8 @@ export interface DecodedToken {
   problem?: string
 }
 
-function segments(token: string): number {
-  let dots = 0
-  for (let i = 0; i < token.length; i++) if (token.charCodeAt(i) === 0x2e) dots++
-  return dots + 1
-}
-
 export function decodeToken(token: string): DecodedToken {
-  const count = segments(token)
+  const count = segmentCount(token)
   if (count === 5) return { format: 'jwe', length: token.length }
   if (count !== 3) return { format: 'opaque', length: token.length }
   const decoded: DecodedToken = { format: 'jwt', length: token.length }

@@ -1,6 +1,7 @@
 // Hints that fix a rejection: each compares what the (unverified) token says with what the API
 // expects and names the difference — "token aud is X, API expects Y", "expired 3 min ago". The
 // verdict itself always comes from the provider pipeline; hints only explain it.
+import { audiencesOf } from '../claims.js'
 import type { FailureKey } from '../errors.js'
 import type { DecodedToken } from './decode.js'
 
@@ -47,11 +48,6 @@ export const isoTime = (seconds: number): string => new Date(seconds * 1000).toI
 
 const list = (values: readonly string[]): string => values.length === 0 ? '(none)' : values.join(', ')
 
-function audiences(aud: unknown): string[] {
-  if (typeof aud === 'string') return [aud]
-  return Array.isArray(aud) ? aud.filter((value): value is string => typeof value === 'string') : []
-}
-
 function timeHints(claims: Record<string, unknown>, expected: Expectations, now: number): string[] {
   const hints: string[] = []
   const { exp, nbf, iat } = claims
@@ -77,7 +73,7 @@ function jwtHints(decoded: DecodedToken, expected: Expectations, failure: Failur
     const slash = claims.iss.replace(/\/$/, '') === expected.issuer.replace(/\/$/, '') ? ' (they differ by a trailing slash: issuers are compared exactly)' : ''
     hints.push(`token iss is ${claims.iss}, API expects ${expected.issuer}${slash}`)
   }
-  const granted = audiences(claims.aud)
+  const granted = audiencesOf(claims.aud)
   if (expected.audience.length > 0 && decoded.claims !== undefined && !granted.some((aud) => expected.audience.includes(aud))) {
     hints.push(`token aud is ${granted.length === 0 ? 'absent' : list(granted)}, API expects ${list(expected.audience)}`)
   }
@@ -158,7 +154,8 @@ export function notesFor(decoded: DecodedToken, expected: Expectations, nowSecon
     notes.push('userinfo does not check the audience: any token of this issuer that may read userinfo passes; prefer JWT verification or introspection for an API')
   }
   if (expected.method === 'jwt' && expected.audience.length === 0) {
-    notes.push(`the audience was not checked (no --audience): token aud is ${audiences(claims.aud).length === 0 ? 'absent' : list(audiences(claims.aud))}; an API must check it`)
+    const granted = audiencesOf(claims.aud)
+    notes.push(`the audience was not checked (no --audience): token aud is ${granted.length === 0 ? 'absent' : list(granted)}; an API must check it`)
   }
   if (expiresAt !== undefined && expiresAt < nowSeconds) {
     notes.push(`expired ${humanDuration(nowSeconds - expiresAt)} ago, accepted within the clock tolerance of ${expected.clockTolerance} s`)

@@ -17,6 +17,11 @@ function showTime(seconds: number, nowSeconds: number): string {
   return `${isoTime(seconds)} (${relative})`
 }
 
+/** A claim's value for a person: times as dates with how long ago or ahead. */
+function showClaim(name: string, value: unknown, nowSeconds: number): string {
+  return TIME_CLAIMS.has(name) && typeof value === 'number' ? showTime(value, nowSeconds) : show(value)
+}
+
 function rows(entries: Array<[string, string]>, indent: string): string[] {
   const width = Math.max(0, ...entries.map(([name]) => name.length))
   return entries.map(([name, value]) => `${indent}${name.padEnd(width)}  ${value}`)
@@ -32,8 +37,7 @@ function tokenLines(report: InspectReport, nowSeconds: number): string[] {
   }
   if (token.claims !== undefined) {
     lines.push('Claims    (decoded, not verified)')
-    const entries = Object.entries(token.claims).map(([name, value]): [string, string] =>
-      [name, TIME_CLAIMS.has(name) && typeof value === 'number' ? showTime(value, nowSeconds) : show(value)])
+    const entries = Object.entries(token.claims).map(([name, value]): [string, string] => [name, showClaim(name, value, nowSeconds)])
     lines.push(...rows(entries, '  '))
   }
   return lines
@@ -59,9 +63,7 @@ function verdictLines(report: InspectReport, nowSeconds: number): string[] {
       ['scopes', auth.credentials.scopes.join(' ') || '(none)'],
     ]
     if (auth.credentials.expiresAt !== undefined) entries.push(['expiresAt', showTime(auth.credentials.expiresAt, nowSeconds)])
-    for (const [name, value] of Object.entries(auth.credentials.other)) {
-      entries.push([name, TIME_CLAIMS.has(name) && typeof value === 'number' ? showTime(value, nowSeconds) : show(value)])
-    }
+    for (const [name, value] of Object.entries(auth.credentials.other)) entries.push([name, showClaim(name, value, nowSeconds)])
     for (const [name, value] of Object.entries(auth.info)) entries.push([`info.${name}`, show(value)])
     lines.push(...rows(entries, '  '))
   } else if (failure !== undefined) {

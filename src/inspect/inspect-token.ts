@@ -5,13 +5,12 @@ import type { JWTPayload } from 'jose'
 import { hasScopes, isAuthFailure, type Auth, type Credentials } from '../auth.js'
 import { cacheKey } from '../cache.js'
 import { ConfigurationError, FAILURES, isProviderUnavailableError, type FailureKey } from '../errors.js'
-import { DEFAULT_MAX_BYTES, fetchJson } from '../http.js'
 import { describeError, fingerprint } from '../log.js'
 import { namespaceOf, tokenAuth } from '../pipeline.js'
 import type { Logger, Provider } from '../provider.js'
 import { discover } from '../../providers/discovery.js'
 import { introspectionProvider, type ClientAuthMethod } from '../../providers/introspection.js'
-import { ASYMMETRIC_ALGORITHMS, jwtProvider } from '../../providers/jwt.js'
+import { ASYMMETRIC_ALGORITHMS, jwtProvider, type JwtProvider } from '../../providers/jwt.js'
 import { userinfoProvider } from '../../providers/userinfo.js'
 import { decodeToken, type DecodedToken } from './decode.js'
 import { hintsFor, notesFor, type Expectations, type FailureFacts, type InspectMethod } from './diagnose.js'
@@ -92,17 +91,6 @@ function detailOf(described: Record<string, unknown>): string | undefined {
   return parts.length === 0 ? undefined : parts.join(': ')
 }
 
-async function jwksKids(uri: string | undefined, timeout: number): Promise<string[] | undefined> {
-  if (uri === undefined) return undefined
-  try {
-    const answer = await fetchJson(uri, { timeout, maxBytes: DEFAULT_MAX_BYTES, what: 'JWKS endpoint' })
-    const keys = (answer.json as { keys?: unknown } | undefined)?.keys
-    return Array.isArray(keys) ? keys.map((key: { kid?: unknown }) => (typeof key.kid === 'string' ? key.kid : '(no kid)')) : undefined
-  } catch {
-    return undefined
-  }
-}
-
 function buildProvider(options: InspectOptions, method: InspectMethod, audience: string[], clockTolerance: number, timeout: number): Provider<unknown> {
   const { issuer } = options
   const endpoint = options[ENDPOINTS[method].option]
@@ -170,18 +158,18 @@ export async function inspectToken(rawToken: string, options: InspectOptions): P
     issuer: options.issuer, audience, scopes, clockTolerance, algorithms: ASYMMETRIC_ALGORITHMS,
   }
   const nowSeconds = Date.now() / 1000
-  const report = (verdict: Verdict, rest: Pick<InspectReport, 'auth' | 'failure'>, namespace: string, hints: string[]): InspectReport => ({
+  const provider = buildProvider(options, method, audience, clockTolerance, timeout)
+  const logFingerprint = fingerprint(cacheKey(namespaceOf(provider), token))
+  const report = (verdict: Verdict, rest: Pick<InspectReport, 'auth' | 'failure'>, hints: string[]): InspectReport => ({
     verdict,
     exitCode: EXIT_CODES[verdict],
-    token: { ...decoded, logFingerprint: fingerprint(cacheKey(namespace, token)) },
+    token: { ...decoded, logFingerprint },
     checked: { method: expected.method, issuer: options.issuer, audience: audience.length > 0 ? audience : null, scopes, endpoint: expected.endpoint },
     ...rest,
     hints,
     notes,
   })
 
-  const provider = buildProvider(options, method, audience, clockTolerance, timeout)
-  const namespace = namespaceOf(provider)
   const log = detailLogger()
   try {
     try {
@@ -189,24 +177,25 @@ export async function inspectToken(rawToken: string, options: InspectOptions): P
     } catch (err) {
       if (!isProviderUnavailableError(err)) throw err
       const failure = failureFacts('provider_unavailable', err.message, detailOf(describeError(err, token)))
-      return report('unavailable', { failure }, namespace, hintsFor(decoded, expected, failure, { nowSeconds }))
+      return report('unavailable', { failure }, hintsFor(decoded, expected, failure, { nowSeconds }))
     }
     const result = await tokenAuth(token, provider, { timeout, breaker: false, logger: log })
     if (isAuthFailure(result)) {
       const error = result.errors[0]!
       const failure = failureFacts(error.messageKey, error.message, log.detail)
-      const kids = /unknown key/.test(error.message) ? await jwksKids(expected.endpoint, timeout) : undefined
+      // The key set the provider itself just fetched (an unknown kid refetches it): no second request.
+      const kids = /unknown key/.test(error.message) ? (provider as Partial<JwtProvider>).jwks?.kids : undefined
       const verdict = error.messageKey === 'provider_unavailable' ? 'unavailable' : 'rejected'
-      return report(verdict, { failure }, namespace, hintsFor(decoded, expected, failure, { nowSeconds, ...(kids === undefined ? {} : { jwksKids: kids }) }))
+      return report(verdict, { failure }, hintsFor(decoded, expected, failure, { nowSeconds, ...(kids === undefined ? {} : { jwksKids: [...kids] }) }))
     }
     const { token: _omitted, ...credentials } = result.credentials
     const auth = { ...result, credentials }
     if (!hasScopes(result, scopes)) {
       const failure = failureFacts('insufficient_scope', FAILURES.insufficient_scope.description, undefined)
-      return report('rejected', { auth, failure }, namespace, hintsFor(decoded, expected, failure, { nowSeconds, grantedScopes: credentials.scopes }))
+      return report('rejected', { auth, failure }, hintsFor(decoded, expected, failure, { nowSeconds, grantedScopes: credentials.scopes }))
     }
     notes.push(...notesFor(decoded, expected, nowSeconds, credentials.expiresAt))
-    return report('accepted', { auth }, namespace, [])
+    return report('accepted', { auth }, [])
   } finally {
     await closeWithin(provider, CLOSE_WAIT)
   }
