@@ -12,7 +12,8 @@ const USAGE = `Usage: fastify-token-auth inspect <token | -> --issuer <url> [opt
 
 Decodes the token (without trusting it), validates it with the same provider pipeline as the
 plugin, and explains the verdict. Pass "-" (or nothing) to read the token from standard input,
-which keeps it out of your shell history. A token that starts with "-" goes last, after "--".
+which keeps it out of your shell history. A short token (under 32 characters) that starts with
+"-" goes last, after "--"; a longer one is recognised as a token wherever it stands.
 
 Options:
   --issuer <url>                  the issuer your API trusts (required)
@@ -47,31 +48,52 @@ function numberOption(value: string | undefined, name: string, min: number): num
   return number
 }
 
+const OPTIONS = {
+  issuer: { type: 'string' },
+  audience: { type: 'string', multiple: true },
+  scope: { type: 'string', multiple: true },
+  introspect: { type: 'boolean' },
+  userinfo: { type: 'boolean' },
+  'client-id': { type: 'string' },
+  'client-secret': { type: 'string' },
+  'client-auth': { type: 'string' },
+  'jwks-uri': { type: 'string' },
+  'introspection-endpoint': { type: 'string' },
+  'userinfo-endpoint': { type: 'string' },
+  'clock-tolerance': { type: 'string' },
+  timeout: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const
+
+// Opaque tokens are random base64url and one in 64 starts with "-", which parseArgs would read
+// as an option. An argument of token68 characters, at least this long, that names no option of
+// ours (the longest is 24 characters) can only be a token, so it is moved after "--".
+const DASH_TOKEN_MIN_LENGTH = 32
+const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/
+
+function isDashToken(arg: string): boolean {
+  return arg.startsWith('-') && arg.length >= DASH_TOKEN_MIN_LENGTH && TOKEN68.test(arg)
+}
+
+function withDashTokensLast(argv: string[]): string[] {
+  const end = argv.indexOf('--')
+  const options = end === -1 ? argv : argv.slice(0, end)
+  const tokens = options.filter(isDashToken)
+  if (tokens.length === 0) return argv
+  const rest = end === -1 ? [] : argv.slice(end + 1)
+  return [...options.filter((arg) => !isDashToken(arg)), '--', ...tokens, ...rest]
+}
+
 function parse(argv: string[]): { token: string | undefined; options: InspectOptions; json: boolean } | 'help' {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      issuer: { type: 'string' },
-      audience: { type: 'string', multiple: true },
-      scope: { type: 'string', multiple: true },
-      introspect: { type: 'boolean' },
-      userinfo: { type: 'boolean' },
-      'client-id': { type: 'string' },
-      'client-secret': { type: 'string' },
-      'client-auth': { type: 'string' },
-      'jwks-uri': { type: 'string' },
-      'introspection-endpoint': { type: 'string' },
-      'userinfo-endpoint': { type: 'string' },
-      'clock-tolerance': { type: 'string' },
-      timeout: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  })
+  const { values, positionals } = parseArgs({ args: withDashTokensLast(argv), allowPositionals: true, options: OPTIONS })
   if (values.help === true) return 'help'
   const [command, token, ...extra] = positionals
-  if (command !== 'inspect') throw new UsageError(command === undefined ? 'a command is required: inspect' : `unknown command ${JSON.stringify(command)}: the command is inspect`)
+  if (command !== 'inspect') {
+    // A forgotten "inspect" leaves the token in the command's place: name only what looks like a word.
+    const named = command !== undefined && /^[a-z-]{1,20}$/.test(command) ? ` ${JSON.stringify(command)}` : ''
+    throw new UsageError(command === undefined ? 'a command is required: inspect' : `unknown command${named}: the command is inspect`)
+  }
   if (extra.length > 0) throw new UsageError('one token at a time')
   if (values.issuer === undefined) {
     // Never taken from the token (anyone can write any iss), but named to help.

@@ -288,8 +288,20 @@ describe('inspect: usage', () => {
     assert.ok(!run.stderr.includes(token))
   })
 
-  test('a token that starts with "-" is read after "--", and never echoed in the option error', async () => {
-    const token = '-opaque-token-with-a-leading-dash'
+  test('an opaque token that starts with "-" (one in 64 do) is read as the token wherever it stands', async () => {
+    const token = `-${'A'.repeat(20)}-${'b'.repeat(21)}` // 43 characters, like oidc-provider's
+    for (const args of [['inspect', token, '--issuer', ctx.idp.issuer, '--json'], ['inspect', '--issuer', ctx.idp.issuer, token, '--json'], ['--json', token, 'inspect', '--issuer', ctx.idp.issuer]]) {
+      const run = await cli(args)
+      const report = reportOf(run)
+      assert.equal(run.code, 1)
+      assert.equal(report.token.length, token.length)
+      assert.equal(report.token.format, 'opaque')
+      assert.ok(!run.stdout.includes(token) && !run.stderr.includes(token))
+    }
+  })
+
+  test('a short token that starts with "-" is read after "--", and never echoed in the option error', async () => {
+    const token = '-short-dash-token'
     const misread = await cli(['inspect', token, '--issuer', ctx.idp.issuer])
     assert.equal(misread.code, 64)
     assert.ok(!misread.stderr.includes(token), misread.stderr)
@@ -298,6 +310,15 @@ describe('inspect: usage', () => {
     assert.equal(run.code, 1)
     assert.equal(report.token.length, token.length)
     assert.equal(report.token.format, 'opaque')
+  })
+
+  test('a forgotten "inspect": usage error that does not echo the token in the command\'s place', async () => {
+    const { access_token: token } = await ctx.idp.token('web-jwt')
+    const run = await cli([token, '--issuer', ctx.idp.issuer])
+    assert.equal(run.code, 64)
+    assert.match(run.stderr, /unknown command: the command is inspect/)
+    assert.ok(!run.stderr.includes(token))
+    assert.match((await cli(['inpsect'])).stderr, /unknown command "inpsect": the command is inspect/)
   })
 
   test('--help: exit 0', async () => {
