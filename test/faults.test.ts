@@ -8,6 +8,7 @@ import { after, before, beforeEach, describe, test } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyTokenAuth, { createCache, tokenAuth, type AuthFailure, type TokenAuthOptions } from '../src/index.js'
 import { introspectionProvider } from '../providers/introspection.js'
+import { startOfNextSecond } from './helpers/clock.js'
 import { startFaultServer, type FaultServer } from './helpers/fault-server.js'
 
 let upstream: FaultServer
@@ -211,6 +212,7 @@ describe('introspection staleIfError (opt-in)', () => {
   })
 
   test('never past exp, and off by default', async () => {
+    await startOfNextSecond()
     upstream.body = { active: true, sub: 'alice', exp: Math.floor(Date.now() / 1000) + 1 }
     const p = provider({ ttl: 60_000, staleIfError: 60_000, clockTolerance: 0 })
     const cache = createCache()

@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { Agent } from 'undici'
 import fastifyTokenAuth from '../../src/index.js'
 import { introspectionProvider, type IntrospectionProviderOptions } from '../../providers/introspection.js'
+import { startOfNextSecond } from '../helpers/clock.js'
 import { API_AUDIENCE, API_CLIENT, API_CLIENT_POST, OTHER_AUDIENCE, useIdp } from '../helpers/idp.js'
 
 const ctx = useIdp()
@@ -153,9 +154,7 @@ describe('introspection provider against oidc-provider', () => {
 
   test('an expired opaque token is rejected', async () => {
     const app = await apiWith({ clockTolerance: 0 }, { cache: false })
-    // The token lives 1 s in whole seconds (exp = iat + 1): minted late in a second, it could be
-    // expired before the first request. Mint it just after a second begins.
-    await sleep(1000 - (Date.now() % 1000) + 20)
+    await startOfNextSecond() // the token lives 1 s in whole seconds (exp = iat + 1)
     const { access_token, expires_in } = await ctx.idp.token('web-opaque-short')
     assert.equal(expires_in, 1)
     assert.equal((await get(app, access_token)).statusCode, 200)
