@@ -85,8 +85,20 @@ function withDashTokensLast(argv: string[]): string[] {
   return [...options.filter((arg) => !isDashToken(arg)), '--', ...tokens, ...rest]
 }
 
+function parseOptions(argv: string[]) {
+  try {
+    return parseArgs({ args: withDashTokensLast(argv), allowPositionals: true, options: OPTIONS })
+  } catch (err) {
+    // parseArgs quotes the unknown argument, which may be a short token: name only an option-like word.
+    if ((err as { code?: string }).code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw err
+    const quoted = /Unknown option '([^']*)'/.exec((err as Error).message)?.[1] ?? ''
+    const named = /^--?[a-z][a-z-]{0,24}$/.test(quoted) ? ` ${quoted}` : ''
+    throw new UsageError(`unknown option${named} (an argument that starts with "-": if it is the token, put it last, after "--")`)
+  }
+}
+
 function parse(argv: string[]): { token: string | undefined; options: InspectOptions; json: boolean } | 'help' {
-  const { values, positionals } = parseArgs({ args: withDashTokensLast(argv), allowPositionals: true, options: OPTIONS })
+  const { values, positionals } = parseOptions(argv)
   if (values.help === true) return 'help'
   const [command, token, ...extra] = positionals
   if (command !== 'inspect') {

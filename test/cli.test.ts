@@ -170,7 +170,7 @@ describe('inspect: opaque tokens through introspection', () => {
     const { access_token: token } = await ctx.idp.token('web-opaque')
     const before = await inspect(token, [...introspect, '--audience', API_AUDIENCE])
     assert.equal(before.code, 0, before.stdout + before.stderr)
-    assert.match(before.stdout, /introspection at http:\/\/127\.0\.0\.1:\d+\/token\/introspection/)
+    assert.match(before.stdout, /^Checked +the introspection endpoint at http:\/\/127\.0\.0\.1:\d+\/token\/introspection; /m)
     assert.match(before.stdout, /^ {2}uid +web-opaque$/m)
 
     await ctx.idp.revoke(token)
@@ -238,6 +238,9 @@ describe('inspect: the identity provider down', () => {
         assert.match(report.failure!.detail ?? '', /ECONNREFUSED/)
         assert.match(report.hints[0] ?? '', /never 401/)
       }
+      const text = await inspect(opaque, introspect)
+      assert.equal(text.code, 2)
+      assert.match(text.stdout, /^Checked +the introspection endpoint of the issuer \(discovery failed\); issuer http/m)
     } finally {
       await ctx.idp.start()
     }
@@ -301,15 +304,18 @@ describe('inspect: usage', () => {
   })
 
   test('a short token that starts with "-" is read after "--", and never echoed in the option error', async () => {
-    const token = '-short-dash-token'
-    const misread = await cli(['inspect', token, '--issuer', ctx.idp.issuer])
-    assert.equal(misread.code, 64)
-    assert.ok(!misread.stderr.includes(token), misread.stderr)
-    const run = await cli(['inspect', '--issuer', ctx.idp.issuer, '--audience', API_AUDIENCE, '--json', '--', token])
-    const report = reportOf(run)
-    assert.equal(run.code, 1)
-    assert.equal(report.token.length, token.length)
-    assert.equal(report.token.format, 'opaque')
+    for (const token of ['-short-dash-token', '--Short_dash9token']) {
+      const misread = await cli(['inspect', token, '--issuer', ctx.idp.issuer])
+      assert.equal(misread.code, 64)
+      assert.ok(!misread.stderr.includes(token), misread.stderr)
+      assert.match(misread.stderr, /if it is the token, put it last, after "--"/)
+      const run = await cli(['inspect', '--issuer', ctx.idp.issuer, '--audience', API_AUDIENCE, '--json', '--', token])
+      const report = reportOf(run)
+      assert.equal(run.code, 1)
+      assert.equal(report.token.length, token.length)
+      assert.equal(report.token.format, 'opaque')
+    }
+    assert.match((await cli(['inspect', '--issuer', ctx.idp.issuer, '--client-secrett', 'x'])).stderr, /unknown option --client-secrett/)
   })
 
   test('a forgotten "inspect": usage error that does not echo the token in the command\'s place', async () => {

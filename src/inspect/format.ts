@@ -45,8 +45,9 @@ function tokenLines(report: InspectReport, nowSeconds: number): string[] {
 
 function checkedLine(report: InspectReport): string {
   const { checked } = report
-  const where = checked.endpoint ?? 'of the issuer (discovery failed)'
-  const against = checked.method === 'jwt' ? `JWT signature with the JWKS at ${where}` : `${checked.method} at ${where}`
+  const endpoint = checked.method === 'jwt' ? 'the JWKS' : `the ${checked.method} endpoint`
+  const where = checked.endpoint === undefined ? `${endpoint} of the issuer (discovery failed)` : `${endpoint} at ${checked.endpoint}`
+  const against = checked.method === 'jwt' ? `JWT signature with ${where}` : where
   const parts = [`issuer ${checked.issuer}`, `audience ${checked.audience === null ? '(not checked)' : checked.audience.join(', ')}`]
   if (checked.scopes.length > 0) parts.push(`scopes ${checked.scopes.join(' ')}`)
   return `Checked   ${against}; ${parts.join('; ')}`
