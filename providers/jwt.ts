@@ -134,11 +134,6 @@ export function topLevelNames(json: string): string[] {
   return names
 }
 
-/**
- * Only a compact JWS (three segments: a JWE has five and is never looked at), without `b64`,
- * whose protected header names no member twice: JSON.parse would keep the last `alg`, another parser in front of
- * this API the first (RFC 7515 §4 allows refusing them).
- */
 /** Dot-separated segments of a compact serialization: 3 for a JWS, 5 for a JWE. */
 export function segmentCount(token: string): number {
   let dots = 0
@@ -146,6 +141,11 @@ export function segmentCount(token: string): number {
   return dots + 1
 }
 
+/**
+ * Only a compact JWS (three segments: a JWE has five and is never looked at), without `b64`,
+ * whose protected header names no member twice: JSON.parse would keep the last `alg`, another parser in front of
+ * this API the first (RFC 7515 §4 allows refusing them).
+ */
 function assertCompactJws(token: string): void {
   const segments = segmentCount(token)
   if (segments !== 3) throw new InvalidTokenError('The access token is not a signed JWT', { detail: `${segments} segments` })

@@ -45,6 +45,11 @@ export function cacheKey(namespace: string, token: string): string {
   return hash('sha256', `${namespace}\0${token}`, 'base64url')
 }
 
+/** Revoked keys or uids; each entry carries its own ttl (the 60 s default is never relied on). */
+function denialList<V extends true | number>(): LRUCache<string, V> {
+  return new LRUCache<string, V>({ max: 100_000, ttl: 60_000, ttlAutopurge: false })
+}
+
 export class TokenCache {
   readonly max: number
   readonly maxTtl: number
@@ -168,18 +173,17 @@ export class TokenCache {
   /** Refuses a token (by key) until `untilMs`, and forgets its entry. */
   denyKey(key: string, untilMs: number, nowMs = Date.now()): void {
     this.delete(key)
-    this.#deniedKeys ??= new LRUCache({ max: 100_000, ttl: 60_000, ttlAutopurge: false })
+    this.#deniedKeys ??= denialList()
     this.#deniedKeys.set(key, true, { ttl: Math.max(1, Math.ceil(untilMs - nowMs)) })
   }
 
-  /** Refuses a uid's tokens issued until `atSeconds`, for `ttlMs`; forgets its entries. Returns their keys. */
-  denyUid(uid: string, atSeconds: number, ttlMs = this.maxTtl): string[] {
-    this.#deniedUids ??= new LRUCache({ max: 100_000, ttl: 60_000, ttlAutopurge: false })
+  /** Refuses a uid's tokens issued until `atSeconds`, for `ttlMs`; forgets its entries. */
+  denyUid(uid: string, atSeconds: number, ttlMs = this.maxTtl): void {
+    this.#deniedUids ??= denialList()
     this.#deniedUids.set(uid, atSeconds, { ttl: Math.max(1, ttlMs) })
     const keys: string[] = []
     for (const [key, entry] of this.#entries?.entries() ?? []) if (entry.uid === uid) keys.push(key)
     for (const key of keys) this.delete(key)
-    return keys
   }
 
   /** Whether a token (its key and the Auth it stands for) is revoked. */

@@ -63,13 +63,13 @@ export function assertTimeWindow(claims: Claims, clockTolerance: number, nowMs =
   }
 }
 
-/** The OIDC profile claims present in the payload. */
 /** The `aud` claim as a list: a string or an array of strings (RFC 7519 §4.1.3); other values carry none. */
 export function audiencesOf(aud: unknown): string[] {
   if (typeof aud === 'string') return [aud]
   return Array.isArray(aud) ? aud.filter((value): value is string => typeof value === 'string') : []
 }
 
+/** The OIDC profile claims present in the payload. */
 export function profileOf(claims: Claims): Info {
   const info: Info = {}
   for (const name of OIDC_PROFILE_CLAIMS) {

@@ -85,14 +85,19 @@ function withDashTokensLast(argv: string[]): string[] {
   return [...options.filter((arg) => !isDashToken(arg)), '--', ...tokens, ...rest]
 }
 
+/** Errors repeat what was typed only when it looks like a word: a token may stand in its place. */
+function isWordLike(text: string): boolean {
+  return /^[a-z][a-z-]{0,24}$/.test(text)
+}
+
 function parseOptions(argv: string[]) {
   try {
     return parseArgs({ args: withDashTokensLast(argv), allowPositionals: true, options: OPTIONS })
   } catch (err) {
-    // parseArgs quotes the unknown argument, which may be a short token: name only an option-like word.
+    // parseArgs quotes the unknown argument, which may be a short token.
     if ((err as { code?: string }).code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw err
     const quoted = /Unknown option '([^']*)'/.exec((err as Error).message)?.[1] ?? ''
-    const named = /^--?[a-z][a-z-]{0,24}$/.test(quoted) ? ` ${quoted}` : ''
+    const named = isWordLike(quoted.replace(/^--?/, '')) ? ` ${quoted}` : ''
     throw new UsageError(`unknown option${named} (an argument that starts with "-": if it is the token, put it last, after "--")`)
   }
 }
@@ -102,8 +107,8 @@ function parse(argv: string[]): { token: string | undefined; options: InspectOpt
   if (values.help === true) return 'help'
   const [command, token, ...extra] = positionals
   if (command !== 'inspect') {
-    // A forgotten "inspect" leaves the token in the command's place: name only what looks like a word.
-    const named = command !== undefined && /^[a-z-]{1,20}$/.test(command) ? ` ${JSON.stringify(command)}` : ''
+    // A forgotten "inspect" leaves the token in the command's place.
+    const named = command !== undefined && isWordLike(command) ? ` ${JSON.stringify(command)}` : ''
     throw new UsageError(command === undefined ? 'a command is required: inspect' : `unknown command${named}: the command is inspect`)
   }
   if (extra.length > 0) throw new UsageError('one token at a time')

@@ -57,7 +57,9 @@ export function resolveSettings(options: TokenAuthOptions, path = 'options'): Pi
   }
 }
 
-const REVOKED = 'The access token was revoked'
+function revokedFailure(provider: Provider<unknown>): AuthFailure {
+  return buildFailure(provider.name, 'invalid_token', 'The access token was revoked')
+}
 
 type CacheEvent = 'hit' | 'negative' | 'miss' | 'joined'
 
@@ -98,7 +100,7 @@ function startFlight(provider: Provider<unknown>, token: string, key: string, se
     let outcome = staleOrOutcome(called, provider, key, settings)
     // Revoked while the answer was on its way, or a uid revoked since the token was issued.
     if ('auth' in outcome && cache.hasDenials && cache.isDenied(key, outcome.auth)) {
-      outcome = { failure: buildFailure(provider.name, 'invalid_token', REVOKED), cacheable: false }
+      outcome = { failure: revokedFailure(provider), cacheable: false }
     }
     if ('auth' in outcome) {
       if (outcome.stale !== true) cache.set(key, outcome.auth, outcome.ttl, Date.now(), { token, namespace: namespaceOf(provider) })
@@ -122,10 +124,10 @@ export function authenticateExtracted(token: string, provider: Provider<unknown>
   const key = cacheKey(namespaceOf(provider), token)
   const observed = channels.validation.hasSubscribers
   const started = observed ? performance.now() : 0
-  if (cache.hasDenials && cache.isDenied(key)) return buildFailure(provider.name, 'invalid_token', REVOKED)
   const hit = cache.get(key)
+  // A revoked token never reaches the provider; a uid's revocation also refuses its cached entries.
+  if (cache.hasDenials && cache.isDenied(key, hit)) return revokedFailure(provider)
   if (hit !== undefined) {
-    if (cache.hasDenials && cache.isDenied(key, hit)) return buildFailure(provider.name, 'invalid_token', REVOKED)
     const auth = withToken(hit, token)
     if (observed) publishValidation(provider, key, auth, 'hit', started)
     return auth

@@ -174,13 +174,15 @@ function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPluginOptio
     verify: (token, verifyOptions) => verify(token, verifyOptions?.scopes),
     async revoke(target) {
       let message: RevocationMessage
+      // How long a revocation lasts when no exp bounds it: as long as any cached answer may live.
+      const lasting = Math.max(cache.maxTtl, 60_000)
       if (typeof target === 'string') {
         const key = cacheKey(namespace, target)
         const expiresAt = (cache.peek(key) as Auth | undefined)?.credentials?.expiresAt
-        message = { key, until: expiresAt === undefined ? Date.now() + Math.max(cache.maxTtl, 60_000) : expiresAt * 1000 }
+        message = { key, until: expiresAt === undefined ? Date.now() + lasting : expiresAt * 1000 }
         await store?.delete(key)
       } else if (target !== null && typeof target === 'object' && typeof target.uid === 'string') {
-        message = { uid: target.uid, at: Math.floor(Date.now() / 1000), ttl: Math.max(cache.maxTtl, 60_000) }
+        message = { uid: target.uid, at: Math.floor(Date.now() / 1000), ttl: lasting }
       } else {
         throw new TypeError('tokenAuth.revoke: pass a token or { uid }')
       }

@@ -29,7 +29,7 @@ export interface FailureFacts {
 
 export interface Evidence {
   nowSeconds: number
-  /** The kids the JWKS holds, fetched after an unknown-key failure. */
+  /** The kids of the key set the provider checked the token against (after an unknown-key failure). */
   jwksKids?: string[]
   /** Scopes the token carries, when the provider accepted it. */
   grantedScopes?: readonly string[]
