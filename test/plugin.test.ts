@@ -126,6 +126,34 @@ describe('enforcement and answers (RFC 6750 §3)', () => {
   })
 })
 
+describe('revocation on one instance (no store)', () => {
+  test('a revoked token never seen here: 401 "revoked", and the provider is not asked', async () => {
+    const { app, provider } = await buildApp()
+    await app.tokenAuth.revoke(TOKENS.alice)
+    const response = await app.inject({ url: '/orders', headers: bearer(TOKENS.alice) })
+    assert.equal(response.statusCode, 401)
+    assert.equal(response.json().error_description, 'The access token was revoked')
+    assert.equal(provider.calls, 0)
+    assert.equal((await app.inject({ url: '/orders', headers: bearer(TOKENS.reader) })).statusCode, 200, 'other tokens pass')
+    await app.close()
+  })
+
+  test('revoke { uid }: its tokens are refused, the answer of a fresh provider call too; others pass from the cache', async () => {
+    const { app, provider } = await buildApp()
+    assert.equal((await app.inject({ url: '/orders', headers: bearer(TOKENS.alice) })).statusCode, 200)
+    assert.equal((await app.inject({ url: '/orders', headers: bearer(TOKENS.reader) })).statusCode, 200)
+    const calls = provider.calls
+    await app.tokenAuth.revoke({ uid: 'alice' })
+    const refused = await app.inject({ url: '/orders', headers: bearer(TOKENS.alice) })
+    assert.equal(refused.statusCode, 401)
+    assert.equal(refused.json().error_description, 'The access token was revoked')
+    assert.equal((await app.inject({ url: '/orders', headers: bearer(TOKENS.reader) })).statusCode, 200)
+    assert.equal(provider.calls - calls, 1, 'only alice\'s token, forgotten by the revocation, was asked again (its answer then refused)')
+    await assert.rejects(app.tokenAuth.revoke({ sub: 'alice' } as never), /pass a token or \{ uid \}/)
+    await app.close()
+  })
+})
+
 describe('options', () => {
   const provider = testProvider({ tokens: standardTokens() })
   const cases: Array<[string, Record<string, unknown>, RegExp]> = [
