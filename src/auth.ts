@@ -1,6 +1,6 @@
 // The two results of authentication, shaped after Ueberauth.Auth and Ueberauth.Failure, and
 // their builders. A cached Auth never holds the raw token: it is attached per request.
-import { FAILURES, type FailureKey } from './errors.js'
+import { FAILURES, type FailureKey, type FailureReason } from './errors.js'
 
 export interface Credentials {
   /** The raw access token. Present on `request.auth`; never stored in any cache. */
@@ -65,6 +65,8 @@ export type CachedAuth = Omit<Auth, 'credentials'> & { credentials: Omit<Credent
 export interface AuthError {
   messageKey: FailureKey
   message: string
+  /** Why, as a stable word (the error's `reason`), when the provider said more than the key. */
+  reason?: FailureReason
 }
 
 export interface AuthFailure {
@@ -80,13 +82,10 @@ export interface AuthFailure {
 
 export const STRATEGY = 'bearer'
 
-export function buildFailure(provider: string, key: FailureKey, message?: string, retryAfter?: number): AuthFailure {
-  const failure: AuthFailure = {
-    provider,
-    strategy: STRATEGY,
-    status: FAILURES[key].status,
-    errors: [{ messageKey: key, message: message ?? FAILURES[key].description }],
-  }
+export function buildFailure(provider: string, key: FailureKey, message?: string, retryAfter?: number, reason?: FailureReason): AuthFailure {
+  const error: AuthError = { messageKey: key, message: message ?? FAILURES[key].description }
+  if (reason !== undefined) error.reason = reason
+  const failure: AuthFailure = { provider, strategy: STRATEGY, status: FAILURES[key].status, errors: [error] }
   if (retryAfter !== undefined) failure.retryAfter = retryAfter
   return failure
 }

@@ -37,6 +37,19 @@ export class TokenAuthError extends Error {
 }
 
 /**
+ * Why a token was refused or an answer could not be had, for code that reacts to it (the CLI's
+ * hints, metrics): a stable word, never parsed from the message. Absent when nothing more
+ * specific than the error's class is known.
+ */
+export type FailureReason =
+  // the token
+  | 'malformed' | 'signature' | 'algorithm' | 'unknown_key' | 'expired' | 'not_yet_valid'
+  | 'issuer' | 'audience' | 'type' | 'missing_claim' | 'claim_type' | 'subject' | 'inactive'
+  | 'revoked' | 'validate' | 'binding'
+  // the identity provider
+  | 'timeout' | 'network' | 'status' | 'rate_limited' | 'bad_answer' | 'client_auth' | 'circuit_open'
+
+/**
  * The token is not acceptable (bad signature, expired, inactive, wrong audience…).
  * `message` is public: it becomes the `error_description`, so keep it generic and never put
  * the token in it. Put the detail for operators in `detail`; it is logged, never sent.
@@ -45,9 +58,11 @@ export class InvalidTokenError extends TokenAuthError {
   override readonly code = 'ERR_TOKEN_AUTH_INVALID_TOKEN'
   override name = 'InvalidTokenError'
   readonly detail: string | undefined
-  constructor(message = FAILURES.invalid_token.description, options?: { detail?: string; cause?: unknown }) {
+  readonly reason: FailureReason | undefined
+  constructor(message = FAILURES.invalid_token.description, options?: { detail?: string; reason?: FailureReason; cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause })
     this.detail = options?.detail
+    this.reason = options?.reason
   }
 }
 
@@ -65,10 +80,12 @@ export class ProviderUnavailableError extends TokenAuthError {
    * Not a timeout (a slow identity provider is not helped by more load), not a 429.
    */
   readonly retryable: boolean
-  constructor(message = FAILURES.provider_unavailable.description, options?: { retryAfter?: number; retryable?: boolean; cause?: unknown }) {
+  readonly reason: FailureReason | undefined
+  constructor(message = FAILURES.provider_unavailable.description, options?: { retryAfter?: number; retryable?: boolean; reason?: FailureReason; cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause })
     this.retryAfter = options?.retryAfter
     this.retryable = options?.retryable ?? false
+    this.reason = options?.reason
   }
 }
 

@@ -17,7 +17,7 @@ export {
 } from './auth.js'
 export {
   TokenAuthError, InvalidTokenError, ProviderUnavailableError, ConfigurationError, isInvalidTokenError, isProviderUnavailableError,
-  FAILURES, challenge, type FailureKey,
+  FAILURES, challenge, type FailureKey, type FailureReason,
 } from './errors.js'
 export { extractToken, type ExtractInput, type ExtractOptions, type ExtractResult, type ExtractFailure } from './extract-token.js'
 export { redactUrl, logSerializers } from './log.js'

@@ -75,11 +75,11 @@ function failureOutcome(err: unknown, provider: Provider<unknown>, token: string
   const tokenRef = fingerprint(key)
   if (isInvalidTokenError(err)) {
     log.debug({ tokenAuth: { provider: name, token: tokenRef, key: 'invalid_token', err: describeError(err, token) } }, 'token rejected')
-    return { failure: Object.freeze(buildFailure(name, 'invalid_token', publicMessage(err.message, token))), cacheable: true }
+    return { failure: Object.freeze(buildFailure(name, 'invalid_token', publicMessage(err.message, token), undefined, err.reason)), cacheable: true }
   }
   if (isProviderUnavailableError(err)) {
     log.warn({ tokenAuth: { provider: name, token: tokenRef, key: 'provider_unavailable', err: describeError(err, token) } }, 'identity provider unavailable')
-    return { failure: buildFailure(name, 'provider_unavailable', publicMessage(err.message, token), err.retryAfter), cacheable: false }
+    return { failure: buildFailure(name, 'provider_unavailable', publicMessage(err.message, token), err.retryAfter, err.reason), cacheable: false }
   }
   // Anything else is a bug in the provider or its configuration: fail closed, loudly, and do not remember it.
   log.error({ tokenAuth: { provider: name, token: tokenRef, key: 'provider_unavailable', err: describeError(err, token) } }, 'provider threw an unexpected error')
