@@ -25,7 +25,7 @@ const ordersRoutes: FastifyPluginAsync<{ provider: AnyProvider }> = async (api, 
   api.post('/orders', { config: { auth: { scopes: ['orders:write'] } } }, async (request) => ({ created: true, by: request.auth.uid }))
   api.get('/me', async (request) => request.auth ?? request.authFailure)
   // Browsers cannot set headers on a WebSocket: they fetch a short-lived ticket first.
-  api.post('/ticket', { config: { auth: true } }, async (request) => ({ ticket: api.tokenAuth.issueTicket(request.auth) }))
+  api.post('/ticket', { config: { auth: true } }, async (request) => ({ ticket: api.tokenAuth.issueTicket(request.auth, { route: `${api.prefix}/stream` }) }))
   // Order updates as a stream; when the token expires the client is asked for a fresh one.
   api.get('/stream', { websocket: true, config: { auth: { scopes: ['orders:read'], onExpire: 'reauth', reauthGrace: 5_000 } } }, (socket) => {
     socket.on('message', (data) => socket.send(JSON.stringify({ type: 'update', orders, echo: String(data) })))

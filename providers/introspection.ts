@@ -6,6 +6,7 @@ import type { Dispatcher } from 'undici'
 import { audiencesOf, type Claims } from '../src/claims.js'
 import { InvalidTokenError, ProviderUnavailableError } from '../src/errors.js'
 import { asObject, DEFAULT_HTTP_TIMEOUT, DEFAULT_MAX_BYTES, fetchJson, unexpectedStatus } from '../src/http.js'
+import { providerNamespace, recordUserRules } from '../src/namespace.js'
 import { defineProvider, ttlUntilExpiry, type Provider, type ProviderDefinition } from '../src/provider.js'
 import { assertHttpUrl } from './discovery.js'
 import { ProviderEndpoint, startOrWarn } from './endpoint.js'
@@ -48,6 +49,11 @@ export interface IntrospectionProviderOptions {
   staleIfError?: number
   /** Overrides of the claim mapping. */
   map?: Partial<Omit<ProviderDefinition<Claims>, 'name' | 'getPayload'>>
+  /**
+   * Names this provider's rules for caches shared across registrations or a fleet. Needed with a
+   * shared store when functions of yours are among the options (`map`…). Default: derived from the options.
+   */
+  namespace?: string
 }
 
 /** RFC 6749 §2.3.1: the id and secret are form-encoded before they are joined and base64-encoded. */
@@ -112,11 +118,12 @@ export function introspectionProvider(options: IntrospectionProviderOptions): Pr
   const endpoint = new ProviderEndpoint({ ...options, member: 'introspection_endpoint', timeout })
 
   const name = options.name ?? 'introspection'
+  const rules = providerNamespace('introspection', options, ['dispatcher', 'timeout', 'clientSecret', 'maxBytes', 'staleIfError'])
   const provider: Provider<Claims> = defineProvider<Claims>({
     getTtl: (payload) => Math.min(ttlUntilExpiry(payload), ttl),
     ...options.map,
     name,
-    namespace: `introspection ${options.issuer ?? options.endpoint ?? ''} ${options.clientId ?? ''} ${(audiences ?? []).join(' ')}`,
+    namespace: rules.namespace,
     staleIfError: options.staleIfError ?? 0,
     clockTolerance: options.clockTolerance ?? 5,
     async getPayload(token, ctx) {
@@ -148,5 +155,5 @@ export function introspectionProvider(options: IntrospectionProviderOptions): Pr
     ready: ({ log }) => startOrWarn(log, name, () => endpoint.url()),
     close: () => endpoint.close(),
   })
-  return provider
+  return recordUserRules(provider, rules.functions)
 }

@@ -4,6 +4,7 @@
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyOptions } from 'jose'
 import type { Dispatcher } from 'undici'
 import { InvalidTokenError, isInvalidTokenError, isProviderUnavailableError } from '../src/errors.js'
+import { providerNamespace, recordUserRules } from '../src/namespace.js'
 import { defineProvider, type Provider, type ProviderDefinition } from '../src/provider.js'
 import { assertHttpUrl } from './discovery.js'
 import { ProviderEndpoint, startOrWarn } from './endpoint.js'
@@ -47,7 +48,16 @@ export interface JwtProviderOptions {
   jwks?: Pick<RemoteJwksOptions, 'cooldown' | 'maxAge' | 'maxStale' | 'maxBytes'>
   /** Overrides of the claim mapping (getUid, getCredentials, getInfo, getExtra, getTtl, validToken). */
   map?: Partial<Omit<ProviderDefinition<JWTPayload>, 'name' | 'getPayload'>>
+  /**
+   * Names this provider's rules for caches shared across registrations or a fleet. Needed with a
+   * shared store when `validate` or `map` is given (the library cannot compare functions); give
+   * the same name only to providers with the same functions. Default: derived from the options.
+   */
+  namespace?: string
 }
+
+/** Options that say how keys are fetched, not which tokens are accepted. */
+const NOT_RULES = ['dispatcher', 'timeout', 'jwks']
 
 export interface JwtProvider extends Provider<JWTPayload> {
   /** The remote key set, when keys come from a JWKS URL (its `fetches` counter is useful in tests). */
@@ -188,12 +198,13 @@ export function jwtProvider(options: JwtProviderOptions): JwtProvider {
     getKey = (header, token, signal) => remote.getKey(header, token, signal)
   }
 
+  const rules = providerNamespace('jwt', options, NOT_RULES)
   const provider = defineProvider<JWTPayload>({
     ...options.map,
     name: options.name ?? 'jwt',
     issuer,
-    // A token accepted for one audience must never be served from a shared cache to another.
-    namespace: `jwt ${issuer} ${([] as string[]).concat(audience ?? []).join(' ')}`,
+    // A token accepted under one set of rules must never be served from a shared cache to another.
+    namespace: rules.namespace,
     clockTolerance: verifyOptions.clockTolerance as number,
     async getPayload(token, ctx) {
       assertCompactJws(token)
@@ -212,5 +223,6 @@ export function jwtProvider(options: JwtProviderOptions): JwtProvider {
     },
     close: async () => endpoint?.close(),
   })
+  recordUserRules(provider, rules.functions)
   return Object.defineProperty(provider, 'jwks', { value: jwks, enumerable: false }) as JwtProvider
 }

@@ -6,6 +6,7 @@ import type { Dispatcher } from 'undici'
 import type { Claims } from '../src/claims.js'
 import { InvalidTokenError, ProviderUnavailableError } from '../src/errors.js'
 import { asObject, DEFAULT_HTTP_TIMEOUT, DEFAULT_MAX_BYTES, fetchJson, unexpectedStatus } from '../src/http.js'
+import { providerNamespace, recordUserRules } from '../src/namespace.js'
 import { defineProvider, type Provider, type ProviderDefinition } from '../src/provider.js'
 import { assertHttpUrl } from './discovery.js'
 import { ProviderEndpoint, startOrWarn } from './endpoint.js'
@@ -33,6 +34,11 @@ export interface UserinfoProviderOptions {
   dispatcher?: Dispatcher
   /** Overrides of the claim mapping. */
   map?: Partial<Omit<ProviderDefinition<Claims>, 'name' | 'getPayload'>>
+  /**
+   * Names this provider's rules for caches shared across registrations or a fleet. Needed with a
+   * shared store when functions of yours are among the options (`map`…). Default: derived from the options.
+   */
+  namespace?: string
 }
 
 export function userinfoProvider(options: UserinfoProviderOptions): Provider<Claims> {
@@ -46,11 +52,12 @@ export function userinfoProvider(options: UserinfoProviderOptions): Provider<Cla
   const endpoint = new ProviderEndpoint({ ...options, member: 'userinfo_endpoint', timeout })
 
   const name = options.name ?? 'userinfo'
+  const rules = providerNamespace('userinfo', options, ['dispatcher', 'timeout', 'maxBytes'])
   const provider: Provider<Claims> = defineProvider<Claims>({
     getTtl: () => ttl,
     ...options.map,
     name,
-    namespace: `userinfo ${options.endpoint ?? options.issuer ?? ''}`,
+    namespace: rules.namespace,
     async getPayload(token, ctx) {
       const url = await endpoint.url()
       const answer = await fetchJson(url, {
@@ -69,5 +76,5 @@ export function userinfoProvider(options: UserinfoProviderOptions): Provider<Cla
     ready: ({ log }) => startOrWarn(log, name, () => endpoint.url()),
     close: () => endpoint.close(),
   })
-  return provider
+  return recordUserRules(provider, rules.functions)
 }

@@ -1,10 +1,13 @@
-// The token cache: an LRU of validated claims keyed by SHA-256(provider name, token), TTLs
-// clamped so that no entry outlives its token, a separate small LRU for rejected tokens, and the
-// table of in-flight provider calls that concurrent misses share.
+// The token cache: an LRU of validated claims keyed by SHA-256(namespace, token), TTLs clamped
+// so that no entry outlives its token, a separate small LRU for rejected tokens, the table of
+// in-flight provider calls that concurrent misses share, the revocations in force, and the
+// fleet's shared store. Everything here may be shared by several registrations (createCache()).
 import { hash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import type { AuthFailure, CachedAuth } from './auth.js'
-import { assertStore, type TokenStore } from './store.js'
+import { DenialList } from './denials.js'
+import { SharedStore } from './fleet.js'
+import { assertStore, StoreSeal, type StoreSecret, type TokenStore } from './store.js'
 
 export interface CacheOptions {
   /** Most validated tokens held. Default 10,000. */
@@ -21,11 +24,19 @@ export interface CacheOptions {
   /**
    * A shared store (L2) for a fleet of instances, e.g. `new RedisStore({ client })` from
    * `fastify-token-auth/stores/redis`: read on a miss of this LRU before the identity provider.
+   * Needs `storeSecret`.
    */
   store?: TokenStore
+  /**
+   * The fleet's secret (at least 32 bytes; a list rotates: the first signs, all verify): every
+   * entry and revocation in the store is sealed with it (HMAC-SHA256), and one that does not
+   * verify is ignored, so that write access to the store is not a way in. Required with `store`.
+   */
+  storeSecret?: StoreSecret | StoreSecret[]
 }
 
 export const CACHE_DEFAULTS = Object.freeze({ max: 10_000, maxTtl: 300_000, negativeTtl: 0, negativeMax: 1_000 })
+const CACHE_OPTIONS = new Set(['max', 'maxTtl', 'negativeTtl', 'negativeMax', 'store', 'storeSecret'])
 
 /**
  * The settled result of one provider call, as shared between concurrent requests: `stale` when
@@ -45,25 +56,24 @@ export function cacheKey(namespace: string, token: string): string {
   return hash('sha256', `${namespace}\0${token}`, 'base64url')
 }
 
-/** Revoked keys or uids; each entry carries its own ttl (the 60 s default is never relied on). */
-function denialList<V extends true | number>(): LRUCache<string, V> {
-  return new LRUCache<string, V>({ max: 100_000, ttl: 60_000, ttlAutopurge: false })
-}
-
 export class TokenCache {
   readonly max: number
   readonly maxTtl: number
   readonly negativeTtl: number
-  /** The fleet's shared store, if any. */
+  /** The fleet's shared store, as given. */
   readonly store: TokenStore | undefined
+  /** The same store, guarded and sealed: what the engine uses. */
+  readonly shared: SharedStore | undefined
   /** Provider calls under way, by cache key; concurrent misses await the same promise. */
   readonly flights = new Map<string, Promise<Outcome>>()
   readonly #entries: LRUCache<string, CachedAuth> | undefined
   readonly #rejected: LRUCache<string, AuthFailure> | undefined
-  /** Revoked token keys, each until its token's exp (made on the first revocation: LRUs preallocate). */
-  #deniedKeys: LRUCache<string, true> | undefined
-  /** Revoked uids, with the time of revocation (s): tokens issued until then are refused. */
-  #deniedUids: LRUCache<string, number> | undefined
+  /** Revoked token keys, each until its token's exp. */
+  readonly #deniedKeys = new DenialList<true>()
+  /** Revoked uids (namespace'd), with the time of revocation (s): tokens issued until then are refused. */
+  readonly #deniedUids = new DenialList<number>()
+  /** Which provider holds each namespace here, so that two with other rules cannot share one. */
+  readonly namespaces = new Map<string, WeakRef<object>>()
   /** Raw tokens (and their provider's namespace) by key, kept in memory only while background re-validation needs them. */
   #tokens: Map<string, { token: string; namespace: string }> | undefined
 
@@ -74,13 +84,24 @@ export class TokenCache {
       this.maxTtl = 0
       this.negativeTtl = 0
       this.store = undefined
+      this.shared = undefined
       return
     }
     if (options === null || typeof options !== 'object') throw new TypeError(`${path} must be an object or false`)
+    for (const name of Object.keys(options)) {
+      if (!CACHE_OPTIONS.has(name)) throw new TypeError(`${path}: unknown option "${name}"`)
+    }
     this.max = assertNonNegativeInteger(options.max ?? CACHE_DEFAULTS.max, `${path}.max`, true)
     this.maxTtl = assertNonNegativeInteger(options.maxTtl ?? CACHE_DEFAULTS.maxTtl, `${path}.maxTtl`)
     this.negativeTtl = assertNonNegativeInteger(options.negativeTtl ?? CACHE_DEFAULTS.negativeTtl, `${path}.negativeTtl`)
-    if (options.store !== undefined) assertStore(options.store, `${path}.store`)
+    if (options.store !== undefined) {
+      assertStore(options.store, `${path}.store`)
+      if (options.storeSecret === undefined) throw new TypeError(`${path}.storeSecret is required with a store: entries in a shared store are sealed with it`)
+      this.shared = new SharedStore(options.store, new StoreSeal(options.storeSecret, `${path}.storeSecret`))
+    } else {
+      if (options.storeSecret !== undefined) throw new TypeError(`${path}.storeSecret needs a store`)
+      this.shared = undefined
+    }
     this.store = options.store
     const negativeMax = assertNonNegativeInteger(options.negativeMax ?? CACHE_DEFAULTS.negativeMax, `${path}.negativeMax`, true)
     // Expired entries stay until the LRU pushes them out, so that a provider with staleIfError
@@ -149,10 +170,6 @@ export class TokenCache {
   }
 
   /**
-   * Stores a validated entry for min(ttl, maxTtl, exp − now). Returns the TTL used, or 0 when
-   * the entry was not stored (cache off, TTL spent or not a number).
-   */
-  /**
    * Keeps each entry's raw token beside it from now on, for background re-validation. Off unless
    * asked: it is the only place the library holds a raw token past a request.
    */
@@ -167,32 +184,32 @@ export class TokenCache {
 
   /** Whether any revocation is in force (the hot path checks nothing otherwise). */
   get hasDenials(): boolean {
-    return (this.#deniedKeys?.size ?? 0) > 0 || (this.#deniedUids?.size ?? 0) > 0
+    return this.#deniedKeys.size > 0 || this.#deniedUids.size > 0
   }
 
   /** Refuses a token (by key) until `untilMs`, and forgets its entry. */
-  denyKey(key: string, untilMs: number, nowMs = Date.now()): void {
+  denyKey(key: string, untilMs: number): void {
     this.delete(key)
-    this.#deniedKeys ??= denialList()
-    this.#deniedKeys.set(key, true, { ttl: Math.max(1, Math.ceil(untilMs - nowMs)) })
+    this.#deniedKeys.set(key, true, untilMs)
   }
 
-  /** Refuses a uid's tokens issued until `atSeconds`, for `ttlMs`; forgets its entries. */
-  denyUid(uid: string, atSeconds: number, ttlMs = this.maxTtl): void {
-    this.#deniedUids ??= denialList()
-    this.#deniedUids.set(uid, atSeconds, { ttl: Math.max(1, ttlMs) })
+  /** Refuses the tokens of a uid in a namespace issued until `atSeconds`, until `untilMs`; forgets its entries. */
+  denyUid(namespace: string, uid: string, atSeconds: number, untilMs: number): void {
+    this.#deniedUids.set(`${namespace}\0${uid}`, atSeconds, untilMs)
     const keys: string[] = []
     for (const [key, entry] of this.#entries?.entries() ?? []) if (entry.uid === uid) keys.push(key)
     for (const key of keys) this.delete(key)
   }
 
-  /** Whether a token (its key and the Auth it stands for) is revoked. */
-  isDenied(key: string, auth?: CachedAuth): boolean {
-    if (this.#deniedKeys?.has(key) === true) return true
-    if (auth === undefined) return false
-    const revokedAt = this.#deniedUids?.get(auth.uid)
+  /**
+   * Whether a token is revoked: by its key, or by its uid in its namespace when issued (`iat`,
+   * seconds) no later than the uid's revocation; a token without `iat` counts as issued before.
+   */
+  isDenied(key: string, namespace: string, uid?: string, issuedAt?: unknown, nowMs = Date.now()): boolean {
+    if (this.#deniedKeys.get(key, nowMs) === true) return true
+    if (uid === undefined || this.#deniedUids.size === 0) return false
+    const revokedAt = this.#deniedUids.get(`${namespace}\0${uid}`, nowMs)
     if (revokedAt === undefined) return false
-    const issuedAt = auth.credentials.other.iat
     return typeof issuedAt !== 'number' || issuedAt <= revokedAt
   }
 
@@ -217,6 +234,10 @@ export class TokenCache {
     return clamped >= 1 ? clamped : 0
   }
 
+  /**
+   * Stores a validated entry for min(ttl, maxTtl, exp − now). Returns the TTL used, or 0 when
+   * the entry was not stored (cache off, TTL spent or not a number).
+   */
   set(key: string, auth: CachedAuth, ttl: number, nowMs = Date.now(), retain?: { token: string; namespace: string }): number {
     if (this.#entries === undefined) return 0
     const clamped = this.clamp(auth, ttl, nowMs)

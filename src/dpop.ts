@@ -11,7 +11,7 @@ export const DPOP_ALGORITHMS = Object.freeze(['ES256', 'ES384', 'ES512', 'PS256'
 
 export interface DpopRequest {
   method: string
-  /** The request URL as the client addressed it (scheme, host, path); query and fragment are ignored. */
+  /** The request URL from a trusted origin (scheme, host, path); query and fragment are ignored. */
   url: string
   accessToken: string
   /** The token's confirmation: the SHA-256 thumbprint of the key it is bound to. */
@@ -25,13 +25,26 @@ export class DpopError extends Error {
 const MAX_PROOF_LENGTH = 8192
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'] as const
 
-function withoutQuery(url: string): string | undefined {
+const UNRESERVED = /^[A-Za-z0-9\-._~]$/
+
+/**
+ * A URL as RFC 9449 §4.3 compares `htu`: without query and fragment, after RFC 3986 §6.2.2
+ * normalization (case of scheme and host, default port, dot segments — all done by the WHATWG
+ * parser — plus percent-encoding: unreserved characters decoded, other triplets in upper case).
+ */
+export function normalizeHtu(url: string): string | undefined {
+  let parsed: URL
   try {
-    const parsed = new URL(url)
-    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`
+    parsed = new URL(url)
   } catch {
     return undefined
   }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return undefined
+  const path = parsed.pathname.replace(/%[0-9A-Fa-f]{2}/g, (triplet) => {
+    const char = String.fromCharCode(Number.parseInt(triplet.slice(1), 16))
+    return UNRESERVED.test(char) ? char : triplet.toUpperCase()
+  })
+  return `${parsed.protocol}//${parsed.host}${path}`
 }
 
 export class DpopVerifier {
@@ -39,13 +52,13 @@ export class DpopVerifier {
   /** How old a proof may be, in seconds; and how far ahead a client clock may run. */
   readonly #maxAge: number
   readonly #skew: number
-  readonly #seen: LRUCache<string, true>
+  /** Proofs seen (by key and jti), made on the first proof: an LRU preallocates its slots. */
+  #seen: LRUCache<string, true> | undefined
 
   constructor(options: { maxAge?: number; skew?: number; algorithms?: string[] } = {}) {
     this.algorithms = options.algorithms ?? DPOP_ALGORITHMS
     this.#maxAge = options.maxAge ?? 60
     this.#skew = options.skew ?? 5
-    this.#seen = new LRUCache({ max: 100_000, ttl: (this.#maxAge + this.#skew) * 1000, ttlAutopurge: false })
   }
 
   /** Throws DpopError with a public reason, or resolves when the proof binds this request to the key. */
@@ -64,8 +77,8 @@ export class DpopVerifier {
     if (PRIVATE_MEMBERS.some((member) => (jwk as Record<string, unknown>)[member] !== undefined)) throw new DpopError('The DPoP proof carries a private key')
     if (typeof payload.jti !== 'string' || payload.jti.length === 0 || payload.jti.length > 256) throw new DpopError('The DPoP proof has no valid jti')
     if (payload.htm !== request.method) throw new DpopError('The DPoP proof is for another method')
-    const htu = typeof payload.htu === 'string' ? withoutQuery(payload.htu) : undefined
-    if (htu === undefined || htu !== withoutQuery(request.url)) throw new DpopError('The DPoP proof is for another URL')
+    const htu = typeof payload.htu === 'string' ? normalizeHtu(payload.htu) : undefined
+    if (htu === undefined || htu !== normalizeHtu(request.url)) throw new DpopError('The DPoP proof is for another URL')
     const now = nowMs / 1000
     if (typeof payload.iat !== 'number' || payload.iat < now - this.#maxAge || payload.iat > now + this.#skew) {
       throw new DpopError('The DPoP proof is not fresh')
@@ -75,6 +88,7 @@ export class DpopVerifier {
     if ((await calculateJwkThumbprint(jwk, 'sha256')) !== request.jkt) throw new DpopError('The DPoP proof is signed by another key than the token is bound to')
     // Last, so that a rejected proof does not burn its jti.
     const replayKey = `${request.jkt}:${payload.jti}`
+    this.#seen ??= new LRUCache({ max: 100_000, ttl: (this.#maxAge + this.#skew) * 1000, ttlAutopurge: false })
     if (this.#seen.has(replayKey)) throw new DpopError('The DPoP proof was already used')
     this.#seen.set(replayKey, true)
   }

@@ -45,7 +45,7 @@ export type FailureReason =
   // the token
   | 'malformed' | 'signature' | 'algorithm' | 'unknown_key' | 'expired' | 'not_yet_valid'
   | 'issuer' | 'audience' | 'type' | 'missing_claim' | 'claim_type' | 'subject' | 'inactive'
-  | 'revoked' | 'validate' | 'binding'
+  | 'revoked' | 'validate' | 'binding' | 'scope'
   // the identity provider
   | 'timeout' | 'network' | 'status' | 'rate_limited' | 'bad_answer' | 'client_auth' | 'circuit_open'
 

@@ -4,8 +4,10 @@ import { plugin } from './plugin.js'
 
 export default plugin
 export { plugin as fastifyTokenAuth }
-export { tokenAuth, createCache, type TokenAuthOptions } from './pipeline.js'
+export { tokenAuth, createCache, type TokenAuthOptions, type Presentation } from './pipeline.js'
 export { TokenCache, cacheKey, type CacheOptions } from './cache.js'
+export { namespaceOf } from './namespace.js'
+export type { TokenStore, StoreSecret } from './store.js'
 export {
   defineProvider, assertProvider, standardCredentials, ttlUntilExpiry,
   type Provider, type AnyProvider, type ProviderContext, type ProviderDefinition, type Logger,

@@ -3,6 +3,7 @@
 // refused without any network call, and opaque tokens try the opaque providers in order.
 import type { Credentials, Extra, Info } from './auth.js'
 import { InvalidTokenError, isInvalidTokenError, isProviderUnavailableError } from './errors.js'
+import { deriveNamespace, recordUserRules } from './namespace.js'
 import { assertProvider, type AnyProvider, type Provider } from './provider.js'
 
 /** A payload with the provider that produced it, so that its own mapping reads it. */
@@ -58,9 +59,11 @@ export function multiIssuer(providers: AnyProvider[] | Record<string, AnyProvide
     throw (outage as Error | undefined) ?? new InvalidTokenError()
   }
 
-  return {
+  // Its rules are its providers' and their routing: named only when each of them is.
+  const named = all.every((provider) => provider.namespace !== undefined)
+  const multi: Provider<RoutedPayload> = {
     name: 'multi-issuer',
-    namespace: `multi ${all.map((provider) => provider.namespace ?? provider.name).join(' | ')}`,
+    namespace: named ? deriveNamespace({ kind: 'multi', rules: entries.map(([issuer, provider]) => [issuer ?? null, provider.namespace]) }) : undefined,
     async getPayload(token, ctx) {
       const issuer = unverifiedIssuer(token)
       if (issuer !== undefined) {
@@ -88,4 +91,5 @@ export function multiIssuer(providers: AnyProvider[] | Record<string, AnyProvide
       await Promise.all(all.map(async (provider) => provider.close?.()))
     },
   }
+  return recordUserRules(multi, all)
 }

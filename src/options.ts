@@ -1,14 +1,16 @@
 // The plugin's options, each documented once next to its default, and their normalization:
 // wrong types fail at registration with the option's path; the request path reads settled values.
 import type { BreakerOptions } from './breaker.js'
-import type { RevalidateOptions } from './revalidate.js'
+import { checkRevalidate, type RevalidateOptions } from './revalidate.js'
 import type { DpopMode } from './dpop.js'
+import type { EngineSettings } from './engine.js'
+import { checkPublicUrl } from './http-facts.js'
 import { resourceMetadata, type ResourceMetadata, type ResourceMetadataOptions } from './resource-metadata.js'
-import { normalizeSecrets, type TicketSecret } from './ticket.js'
+import { Tickets, type TicketSecret } from './ticket.js'
 import { TokenCache, type CacheOptions } from './cache.js'
 import { quotable } from './errors.js'
 import type { ExtractOptions } from './extract-token.js'
-import { resolveSettings, type PipelineSettings } from './pipeline.js'
+import { resolveSettings } from './pipeline.js'
 import { multiIssuer } from './multi-issuer.js'
 import { assertProvider, type AnyProvider, type Logger, type Provider } from './provider.js'
 
@@ -57,6 +59,13 @@ interface PluginOptionsBase {
    * the DPoP scheme is not accepted, and bound tokens are refused (never downgraded to Bearer).
    */
   dpop?: DpopMode
+  /**
+   * The API's public URL as clients address it, when it runs behind a proxy that rewrites the
+   * host or strips a path prefix (e.g. `'https://api.example.com'` or `'https://example.com/api'`):
+   * DPoP proofs must name it (`htu`). Default: the request's protocol and Host (with Fastify's
+   * `trustProxy`, X-Forwarded-Proto and X-Forwarded-Host).
+   */
+  publicUrl?: string
 }
 
 /** The plugin's options: a `provider` (or a list of them), or `issuers`. */
@@ -80,17 +89,20 @@ export interface NormalizedOptions {
   provider: Provider<unknown>
   realm: string
   extract: ExtractOptions
-  settings: PipelineSettings
+  settings: EngineSettings
+  /** Whether the cache was made here (and may be cleared when the app closes), not passed in to share. */
+  ownsCache: boolean
   revalidate: RevalidateOptions | undefined
-  ticketSecret: Buffer[] | undefined
+  tickets: Tickets | undefined
   resourceMetadata: ResourceMetadata | undefined
   dpop: DpopMode
+  publicUrl: string | undefined
 }
 
 export const PLUGIN_DEFAULTS = Object.freeze({ realm: 'api', allowQuery: false })
 
 // Ours, plus what Fastify's register() itself may pass along.
-const KNOWN_OPTIONS = new Set(['provider', 'cache', 'issuers', 'realm', 'maxTokenLength', 'allowQuery', 'timeout', 'breaker', 'revalidate', 'ticketSecret', 'resourceMetadata', 'dpop', 'prefix', 'logLevel', 'logSerializers'])
+const KNOWN_OPTIONS = new Set(['provider', 'cache', 'issuers', 'realm', 'maxTokenLength', 'allowQuery', 'timeout', 'breaker', 'revalidate', 'ticketSecret', 'resourceMetadata', 'dpop', 'publicUrl', 'prefix', 'logLevel', 'logSerializers'])
 
 function checkBreaker(value: unknown): BreakerOptions | false | undefined {
   if (value === undefined || value === false) return value
@@ -104,14 +116,11 @@ function checkBreaker(value: unknown): BreakerOptions | false | undefined {
   return value
 }
 
-function checkRevalidate(value: unknown, cache: TokenCache): RevalidateOptions | undefined {
-  if (value === undefined || value === false) return undefined
-  const interval = (value as RevalidateOptions | null)?.interval
-  if (typeof interval !== 'number' || !Number.isSafeInteger(interval) || interval < 10) {
-    throw new TypeError('fastify-token-auth: options.revalidate.interval must be an integer >= 10 (ms)')
-  }
-  if (!cache.enabled) throw new TypeError('fastify-token-auth: options.revalidate needs the cache (it re-checks cached entries)')
-  return value as RevalidateOptions
+
+function revalidateOptions(value: unknown, cache: TokenCache): RevalidateOptions | undefined {
+  const checked = checkRevalidate(value, 'fastify-token-auth: options.revalidate')
+  if (checked !== undefined && !cache.enabled) throw new TypeError('fastify-token-auth: options.revalidate needs the cache (it re-checks cached entries)')
+  return checked
 }
 
 export function normalizeOptions(options: TokenAuthPluginOptions, log: Logger): NormalizedOptions {
@@ -131,6 +140,7 @@ export function normalizeOptions(options: TokenAuthPluginOptions, log: Logger): 
   const dpop = options.dpop ?? 'allowed'
   if (dpop !== 'allowed' && dpop !== 'required' && dpop !== 'disabled') throw new TypeError("fastify-token-auth: options.dpop must be 'allowed', 'required' or 'disabled'")
   if (typeof allowQuery !== 'boolean') throw new TypeError('fastify-token-auth: options.allowQuery must be a boolean')
+  const ownsCache = !(options.cache instanceof TokenCache)
   const cache = options.cache instanceof TokenCache ? options.cache : new TokenCache(options.cache ?? {}, 'fastify-token-auth: options.cache')
   const settings = resolveSettings(
     { cache, timeout: options.timeout, maxTokenLength: options.maxTokenLength, logger: log, breaker: checkBreaker(options.breaker) },
@@ -141,9 +151,11 @@ export function normalizeOptions(options: TokenAuthPluginOptions, log: Logger): 
     realm,
     extract: { maxTokenLength: settings.maxTokenLength, allowQuery, dpop: dpop !== 'disabled' },
     settings,
-    revalidate: checkRevalidate(options.revalidate, cache),
-    ticketSecret: options.ticketSecret === undefined ? undefined : normalizeSecrets(options.ticketSecret, 'fastify-token-auth: options.ticketSecret'),
+    ownsCache,
+    revalidate: revalidateOptions(options.revalidate, cache),
+    tickets: options.ticketSecret === undefined ? undefined : new Tickets(options.ticketSecret, 'fastify-token-auth: options.ticketSecret'),
     resourceMetadata: options.resourceMetadata === undefined ? undefined : resourceMetadata(options.resourceMetadata, allowQuery),
     dpop,
+    publicUrl: checkPublicUrl(options.publicUrl, 'fastify-token-auth: options.publicUrl'),
   }
 }

@@ -1,15 +1,14 @@
-// tokenAuth(): the whole validation of one token, without Fastify. Cache hit → answer at once;
-// miss → one provider call shared by every concurrent request for the token, under a deadline;
-// the result is cached unless it is transient.
-import { buildFailure, hasScopes, isAuthFailure, withToken, type Auth, type AuthFailure } from './auth.js'
+// tokenAuth(): the whole validation of one token without Fastify, as a door of the engine: the
+// same checks in the same order as the plugin (grammar, revocation, cache, single-flight, store,
+// provider, sender binding, scopes). Never throws for a token; throws TypeError for bad options.
+import { buildFailure, type Auth, type AuthFailure } from './auth.js'
+import { NO_PROOF, type Facts } from './binding.js'
 import type { BreakerOptions } from './breaker.js'
-import { cacheKey, TokenCache, type Outcome } from './cache.js'
-import { channels } from './diagnostics.js'
-import { checkToken } from './extract-token.js'
-import { fingerprint, SILENT_LOGGER } from './log.js'
-import { assertProvider, type AnyProvider, type Logger, type Provider } from './provider.js'
-import { callThroughStore } from './fleet.js'
-import { callProvider } from './provider-call.js'
+import { TokenCache } from './cache.js'
+import { DpopVerifier } from './dpop.js'
+import { Engine, type EngineSettings } from './engine.js'
+import { SILENT_LOGGER } from './log.js'
+import { assertProvider, type AnyProvider, type Logger } from './provider.js'
 
 export interface TokenAuthOptions {
   /** A shared TokenCache (see createCache), or false / absent for none. */
@@ -24,18 +23,27 @@ export interface TokenAuthOptions {
   maxTokenLength?: number
   /** Pino-compatible logger. Default: silent. */
   logger?: Logger
+  /**
+   * How the token was presented, for sender-constrained tokens (RFC 9449 DPoP, RFC 8705 mTLS):
+   * without it a bound token is refused, since its proof cannot be checked.
+   */
+  presentation?: Presentation
 }
 
-/** Options checked once, so that the per-request path merges nothing. */
-export interface PipelineSettings {
-  cache: TokenCache
-  timeout: number
-  maxTokenLength: number
-  log: Logger
-  breaker: BreakerOptions | false
+export interface Presentation {
+  /** The Authorization scheme it came with. Default `'Bearer'`. */
+  scheme?: 'Bearer' | 'DPoP'
+  /** The request's method and absolute URL (what a DPoP proof names). */
+  method?: string
+  url?: string
+  /** The DPoP header, when one came. */
+  dpop?: string
+  /** The TLS client certificate (DER) of the connection. */
+  certificate?: Buffer
 }
 
 export const PIPELINE_DEFAULTS = Object.freeze({ timeout: 5_000, maxTokenLength: 8_192 })
+const TOKEN_AUTH_OPTIONS = new Set(['cache', 'timeout', 'breaker', 'scopes', 'maxTokenLength', 'logger', 'presentation'])
 
 function positiveInteger(value: unknown, fallback: number, path: string): number {
   if (value === undefined) return fallback
@@ -45,7 +53,7 @@ function positiveInteger(value: unknown, fallback: number, path: string): number
   return value
 }
 
-export function resolveSettings(options: TokenAuthOptions, path = 'options'): PipelineSettings {
+export function resolveSettings(options: Omit<TokenAuthOptions, 'scopes' | 'presentation'>, path = 'options'): EngineSettings {
   const cache = options.cache === undefined || options.cache === false ? new TokenCache(false) : options.cache
   if (!(cache instanceof TokenCache)) throw new TypeError(`${path}.cache must be a TokenCache (createCache()) or false`)
   return {
@@ -57,109 +65,30 @@ export function resolveSettings(options: TokenAuthOptions, path = 'options'): Pi
   }
 }
 
-function revokedFailure(provider: Provider<unknown>): AuthFailure {
-  return buildFailure(provider.name, 'invalid_token', 'The access token was revoked')
-}
-
-type CacheEvent = 'hit' | 'negative' | 'miss' | 'joined'
-
-function publishValidation(provider: Provider<unknown>, key: string, result: Auth | AuthFailure, cache: CacheEvent | 'breaker' | 'stale', started: number): void {
-  channels.validation.publish({
-    provider: provider.name,
-    token: fingerprint(key),
-    outcome: isAuthFailure(result) ? (result.errors[0]?.messageKey ?? 'invalid_token') : 'accepted',
-    cache,
-    durationMs: performance.now() - started,
-  })
-}
-
-/** The namespace of a provider's cache entries: its configuration (issuer, audience) when it says, else its name. */
-export function namespaceOf(provider: Provider<unknown>): string {
-  return provider.namespace ?? provider.name
-}
-
-/**
- * An outage with a recent good answer for this token: serve it for the provider's
- * `staleIfError` grace (opt-in), never past the token's exp, and say so in the log.
- */
-function staleOrOutcome(outcome: Outcome, provider: Provider<unknown>, key: string, settings: PipelineSettings): Outcome {
-  const grace = provider.staleIfError ?? 0
-  if (grace <= 0 || !('failure' in outcome) || outcome.cacheable) return outcome
-  const stale = settings.cache.getStale(key, grace)
-  if (stale === undefined) return outcome
-  settings.log.warn({ tokenAuth: { provider: provider.name, token: fingerprint(key) } }, 'identity provider unavailable; serving the last good answer (staleIfError)')
-  return { auth: stale, ttl: 0, stale: true }
-}
-
-function startFlight(provider: Provider<unknown>, token: string, key: string, settings: PipelineSettings): Promise<Outcome> {
-  const { cache } = settings
-  const { store } = cache
-  const call = store === undefined ? callProvider(provider, token, key, settings) : callThroughStore(provider, token, key, settings, store)
-  const flight = call.then((called) => {
-    cache.flights.delete(key)
-    let outcome = staleOrOutcome(called, provider, key, settings)
-    // Revoked while the answer was on its way, or a uid revoked since the token was issued.
-    if ('auth' in outcome && cache.hasDenials && cache.isDenied(key, outcome.auth)) {
-      outcome = { failure: revokedFailure(provider), cacheable: false }
-    }
-    if ('auth' in outcome) {
-      if (outcome.stale !== true) cache.set(key, outcome.auth, outcome.ttl, Date.now(), { token, namespace: namespaceOf(provider) })
-    } else if (outcome.cacheable) cache.setRejected(key, outcome.failure)
-    return outcome
-  })
-  cache.flights.set(key, flight)
-  return flight
-}
-
-function settle(outcome: Outcome, token: string): Auth | AuthFailure {
-  return 'auth' in outcome ? withToken(outcome.auth, token) : outcome.failure
-}
-
-/**
- * The pipeline for a token that already passed extraction (grammar and length checked): the
- * plugin's per-request entry point. A cache hit answers synchronously; a miss returns a promise.
- */
-export function authenticateExtracted(token: string, provider: Provider<unknown>, settings: PipelineSettings): Auth | AuthFailure | Promise<Auth | AuthFailure> {
-  const { cache } = settings
-  const key = cacheKey(namespaceOf(provider), token)
-  const observed = channels.validation.hasSubscribers
-  const started = observed ? performance.now() : 0
-  const hit = cache.get(key)
-  // A revoked token never reaches the provider; a uid's revocation also refuses its cached entries.
-  if (cache.hasDenials && cache.isDenied(key, hit)) return revokedFailure(provider)
-  if (hit !== undefined) {
-    const auth = withToken(hit, token)
-    if (observed) publishValidation(provider, key, auth, 'hit', started)
-    return auth
+function checkScopes(scopes: unknown): readonly string[] {
+  if (scopes === undefined) return []
+  if (!Array.isArray(scopes) || !scopes.every((scope) => typeof scope === 'string' && scope.length > 0)) {
+    throw new TypeError('options.scopes must be an array of non-empty strings')
   }
-  const rejected = cache.getRejected(key)
-  if (rejected !== undefined) {
-    if (observed) publishValidation(provider, key, rejected, 'negative', started)
-    return rejected
+  return scopes as string[]
+}
+
+/** DPoP proofs seen, per cache (so that a proof is single-use across calls that share one), or for calls without. */
+const verifiers = new WeakMap<TokenCache, DpopVerifier>()
+const uncachedVerifier = new DpopVerifier()
+
+function factsOf(presentation: Presentation | undefined): Facts {
+  if (presentation === undefined) return NO_PROOF
+  if (presentation === null || typeof presentation !== 'object') throw new TypeError('options.presentation must be an object')
+  const { scheme = 'Bearer', method, url, dpop, certificate } = presentation
+  if (scheme !== 'Bearer' && scheme !== 'DPoP') throw new TypeError("options.presentation.scheme must be 'Bearer' or 'DPoP'")
+  if (certificate !== undefined && !Buffer.isBuffer(certificate)) throw new TypeError('options.presentation.certificate must be a Buffer (DER)')
+  const facts: Facts = { scheme, certificate: () => certificate }
+  if (method !== undefined || url !== undefined) {
+    if (typeof method !== 'string' || typeof url !== 'string' || !URL.canParse(url)) throw new TypeError('options.presentation: method and an absolute url go together')
+    facts.proof = () => ({ method, url, proof: dpop, proofCount: dpop === undefined ? 0 : 1 })
   }
-  const joined = cache.flights.get(key)
-  const flight = joined ?? startFlight(provider, token, key, settings)
-  if (!observed) return flight.then((outcome) => settle(outcome, token))
-  return flight.then((outcome) => {
-    const result = settle(outcome, token)
-    const event = outcome.breakerOpen === true ? 'breaker' : 'auth' in outcome && outcome.stale === true ? 'stale' : joined !== undefined ? 'joined' : 'miss'
-    publishValidation(provider, key, result, event, started)
-    return result
-  })
-}
-
-/** The pipeline for any string: bad syntax is refused before the cache or the provider see it. */
-export function authenticate(token: string, provider: Provider<unknown>, settings: PipelineSettings): Auth | AuthFailure | Promise<Auth | AuthFailure> {
-  if (token.length === 0) return buildFailure(provider.name, 'missing_token')
-  const syntax = checkToken(token, settings.maxTokenLength)
-  if (typeof syntax !== 'string') return buildFailure(provider.name, syntax.key, syntax.description)
-  return authenticateExtracted(token, provider, settings)
-}
-
-/** Applies a scope requirement to a result: the cache holds claims, never this decision. */
-export function requireScopes(result: Auth | AuthFailure, scopes: readonly string[] | undefined): Auth | AuthFailure {
-  if (scopes === undefined || scopes.length === 0 || isAuthFailure(result) || hasScopes(result, scopes)) return result
-  return buildFailure(result.provider, 'insufficient_scope')
+  return facts
 }
 
 /**
@@ -168,10 +97,22 @@ export function requireScopes(result: Auth | AuthFailure, scopes: readonly strin
  */
 export async function tokenAuth(token: string, provider: AnyProvider, options: TokenAuthOptions = {}): Promise<Auth | AuthFailure> {
   assertProvider(provider, 'provider')
+  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object')
+  for (const name of Object.keys(options)) {
+    if (!TOKEN_AUTH_OPTIONS.has(name)) throw new TypeError(`options: unknown option "${name}"`)
+  }
   const settings = resolveSettings(options)
+  const scopes = checkScopes(options.scopes)
+  const facts = factsOf(options.presentation)
+  const { cache } = settings
+  let verifier = cache.enabled ? verifiers.get(cache) : uncachedVerifier
+  if (verifier === undefined) verifiers.set(cache, (verifier = new DpopVerifier()))
+  const engine = new Engine({ provider, settings, verifier })
   if (typeof token !== 'string') return buildFailure(provider.name, 'missing_token')
-  return requireScopes(await authenticate(token, provider, settings), options.scopes)
+  return engine.check(token, facts, { scopes })
 }
+
+export { namespaceOf } from './namespace.js'
 
 /** A cache to share between tokenAuth() calls or plugin registrations. */
 export function createCache(options: ConstructorParameters<typeof TokenCache>[0] = {}): TokenCache {

@@ -4,16 +4,31 @@
 // a 'revoked' event, which the WebSocket layer uses to close its sockets.
 import { EventEmitter } from 'node:events'
 import { channels } from './diagnostics.js'
+import type { Engine } from './engine.js'
 import { fingerprint } from './log.js'
-import { namespaceOf, type PipelineSettings } from './pipeline.js'
-import type { Provider } from './provider.js'
-import { callProvider } from './provider-call.js'
 
 export interface RevalidateOptions {
-  /** How often each cached token is checked again, in ms. */
+  /** How often each cached token is checked again, in ms (at least 10). */
   interval: number
   /** Most checks in flight at once. Default 8. */
   concurrency?: number
+}
+
+export const REVALIDATE_DEFAULTS = Object.freeze({ concurrency: 8 })
+
+/** Checks the revalidate option at registration, naming the member at fault. */
+export function checkRevalidate(value: unknown, path: string): RevalidateOptions | undefined {
+  if (value === undefined || value === false) return undefined
+  if (value === null || typeof value !== 'object') throw new TypeError(`${path} must be false or { interval, concurrency? }`)
+  for (const name of Object.keys(value)) {
+    if (name !== 'interval' && name !== 'concurrency') throw new TypeError(`${path}: unknown option "${name}"`)
+  }
+  const { interval, concurrency } = value as RevalidateOptions
+  if (typeof interval !== 'number' || !Number.isSafeInteger(interval) || interval < 10) throw new TypeError(`${path}.interval must be an integer >= 10 (ms)`)
+  if (concurrency !== undefined && !(Number.isSafeInteger(concurrency) && concurrency >= 1 && concurrency <= 1_000)) {
+    throw new TypeError(`${path}.concurrency must be an integer from 1 to 1,000`)
+  }
+  return { interval, concurrency: concurrency ?? REVALIDATE_DEFAULTS.concurrency }
 }
 
 export interface RevokedEvent {
@@ -27,24 +42,22 @@ export interface RevokedEvent {
 const SLICES = 10
 
 export class Revalidator extends EventEmitter<{ revoked: [RevokedEvent] }> {
-  readonly #provider: Provider<unknown>
-  readonly #settings: PipelineSettings
-  readonly #namespace: string
+  readonly #engine: Engine
   readonly #concurrency: number
   readonly #timer: NodeJS.Timeout
   #queue: string[] = []
   #sliceSize = 0
   #running = false
 
-  constructor(provider: Provider<unknown>, settings: PipelineSettings, options: RevalidateOptions) {
+  constructor(engine: Engine, options: RevalidateOptions) {
     super()
-    if (!Number.isSafeInteger(options.interval) || options.interval < 10) throw new TypeError('revalidate.interval must be an integer >= 10 (ms)')
-    this.#provider = provider
-    this.#settings = settings
-    this.#namespace = namespaceOf(provider)
-    this.#concurrency = options.concurrency ?? 8
-    settings.cache.retainTokens()
-    this.#timer = setInterval(() => void this.tick(), Math.max(1, Math.floor(options.interval / SLICES)))
+    const checked = checkRevalidate(options, 'revalidate')!
+    this.#engine = engine
+    this.#concurrency = checked.concurrency ?? REVALIDATE_DEFAULTS.concurrency
+    engine.cache.retainTokens()
+    this.#timer = setInterval(() => {
+      this.tick().catch((err: unknown) => engine.settings.log.error({ tokenAuth: { err: (err as Error)?.message } }, 'background re-validation failed'))
+    }, Math.max(1, Math.floor(options.interval / SLICES)))
     this.#timer.unref()
   }
 
@@ -58,7 +71,7 @@ export class Revalidator extends EventEmitter<{ revoked: [RevokedEvent] }> {
     this.#running = true
     try {
       if (this.#queue.length === 0) {
-        this.#queue = this.#settings.cache.revalidationKeys(this.#namespace)
+        this.#queue = this.#engine.cache.revalidationKeys(this.#engine.namespace)
         this.#sliceSize = Math.ceil(this.#queue.length / SLICES)
       }
       const slice = this.#queue.splice(0, this.#sliceSize)
@@ -71,19 +84,15 @@ export class Revalidator extends EventEmitter<{ revoked: [RevokedEvent] }> {
   }
 
   async #check(key: string): Promise<void> {
-    const { cache } = this.#settings
-    const token = cache.tokenOf(key)
-    const entry = cache.get(key)
-    // Gone meanwhile, or a request is asking the provider right now anyway.
-    if (token === undefined || entry === undefined || cache.flights.has(key)) return
-    const outcome = await callProvider(this.#provider, token, key, this.#settings)
-    const verdict = 'auth' in outcome ? 'kept' : outcome.cacheable ? 'revoked' : 'unavailable'
+    const engine = this.#engine
+    const checked = await engine.recheck(key)
+    if (checked === undefined) return
+    const provider = engine.provider.name
     if (channels.revalidation.hasSubscribers) {
-      channels.revalidation.publish({ provider: this.#provider.name, token: fingerprint(key), key, uid: entry.uid, outcome: verdict })
+      channels.revalidation.publish({ provider, token: fingerprint(key), key, uid: checked.uid, outcome: checked.verdict })
     }
-    if (verdict !== 'revoked') return
-    cache.delete(key)
-    this.#settings.log.info({ tokenAuth: { provider: this.#provider.name, token: fingerprint(key), uid: entry.uid } }, 'cached token no longer valid; evicted')
-    this.emit('revoked', { key, uid: entry.uid, provider: this.#provider.name })
+    if (checked.verdict !== 'revoked') return
+    engine.settings.log.info({ tokenAuth: { provider, token: fingerprint(key), uid: checked.uid } }, 'cached token no longer valid; evicted')
+    this.emit('revoked', { key, uid: checked.uid, provider })
   }
 }

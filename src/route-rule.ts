@@ -10,15 +10,21 @@ export interface RouteRule {
   /** The request must be authenticated before the handler (or the upgrade). */
   readonly enforce: boolean
   readonly scopes: readonly string[]
+  /** A WebSocket route (`websocket: true`): its upgrades may carry a ticket or a subprotocol token. */
+  readonly websocket: boolean
+  /** The route's URL pattern, e.g. `/stream` (what a connection ticket is bound to). */
+  readonly url: string
   readonly socket: SocketRule
 }
 
 const NO_SCOPES: readonly string[] = Object.freeze([])
 const DEFAULT_SOCKET: SocketRule = Object.freeze({ scopes: NO_SCOPES, firstMessage: false, ...SOCKET_DEFAULTS })
-export const OPTIONAL: RouteRule = Object.freeze({ skip: false, enforce: false, scopes: NO_SCOPES, socket: DEFAULT_SOCKET })
-const SKIP: RouteRule = Object.freeze({ skip: true, enforce: false, scopes: NO_SCOPES, socket: DEFAULT_SOCKET })
-const REQUIRED: RouteRule = Object.freeze({ skip: false, enforce: true, scopes: NO_SCOPES, socket: DEFAULT_SOCKET })
+export const OPTIONAL: RouteRule = Object.freeze({ skip: false, enforce: false, scopes: NO_SCOPES, websocket: false, url: '', socket: DEFAULT_SOCKET })
+const SKIP: RouteRule = Object.freeze({ ...OPTIONAL, skip: true })
+const REQUIRED: RouteRule = Object.freeze({ ...OPTIONAL, enforce: true })
 const kRule = Symbol('fastify-token-auth.rule')
+/** Every key `config.auth` may hold: any other is refused at startup (a typo must not drop a check). */
+const RULE_KEYS = new Set(['scopes', 'firstMessage', 'authTimeout', 'onExpire', 'reauthGrace'])
 
 function positive(value: unknown, fallback: number, where: string): number {
   if (value === undefined) return fallback
@@ -26,11 +32,26 @@ function positive(value: unknown, fallback: number, where: string): number {
   return value
 }
 
-export function toRule(config: RouteAuthConfig | undefined, where: string): RouteRule {
-  if (config === undefined) return OPTIONAL
-  if (config === false) return SKIP
-  if (config === true) return REQUIRED
-  if (config === null || typeof config !== 'object') throw new TypeError(`fastify-token-auth: ${where} must be true, false or { scopes: string[] }`)
+/** Where the route is: a WebSocket route or not, and its URL pattern. */
+export interface RouteSite {
+  websocket: boolean
+  url: string
+}
+
+const PLAIN_SITE: RouteSite = Object.freeze({ websocket: false, url: '' })
+
+function sited(rule: RouteRule, site: RouteSite): RouteRule {
+  return site.websocket || site.url !== '' ? Object.freeze({ ...rule, websocket: site.websocket, url: site.url }) : rule
+}
+
+export function toRule(config: RouteAuthConfig | undefined, where: string, site: RouteSite = PLAIN_SITE): RouteRule {
+  if (config === undefined) return sited(OPTIONAL, site)
+  if (config === false) return sited(SKIP, site)
+  if (config === true) return sited(REQUIRED, site)
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new TypeError(`fastify-token-auth: ${where} must be true, false or { scopes: string[] }`)
+  for (const name of Object.keys(config)) {
+    if (!RULE_KEYS.has(name)) throw new TypeError(`fastify-token-auth: ${where}: unknown key "${name}" (known: ${[...RULE_KEYS].join(', ')})`)
+  }
   const scopes = config.scopes ?? []
   if (!Array.isArray(scopes) || !scopes.every((scope) => typeof scope === 'string' && scope.length > 0)) {
     throw new TypeError(`fastify-token-auth: ${where}: scopes must be an array of non-empty strings`)
@@ -45,6 +66,8 @@ export function toRule(config: RouteAuthConfig | undefined, where: string): Rout
     // With first-message authentication the upgrade itself carries no token.
     enforce: !firstMessage,
     scopes: frozenScopes,
+    websocket: site.websocket,
+    url: site.url,
     socket: Object.freeze({
       scopes: frozenScopes,
       firstMessage,
@@ -58,9 +81,9 @@ export function toRule(config: RouteAuthConfig | undefined, where: string): Rout
 type RuleCarrier = { auth?: RouteAuthConfig; [kRule]?: RouteRule }
 
 /** Settles a route's rule at startup (onRoute): a bad config.auth fails there, naming the route. */
-export function settleRouteConfig<C>(config: C | undefined, where: string): C {
+export function settleRouteConfig<C>(config: C | undefined, where: string, site: RouteSite): C {
   const carrier = (config ?? {}) as RuleCarrier
-  return { ...carrier, [kRule]: toRule(carrier.auth, where) } as C
+  return { ...carrier, [kRule]: toRule(carrier.auth, where, site) } as C
 }
 
 /**
@@ -70,5 +93,6 @@ export function settleRouteConfig<C>(config: C | undefined, where: string): C {
 export function ruleOf(request: FastifyRequest): RouteRule {
   const config = request.routeOptions.config as RuleCarrier | undefined
   if (config === undefined) return OPTIONAL
-  return config[kRule] ?? (config[kRule] = toRule(config.auth, `route ${request.routeOptions.url ?? ''} config.auth`))
+  const url = request.routeOptions.url ?? ''
+  return config[kRule] ?? (config[kRule] = toRule(config.auth, `route ${url} config.auth`, { websocket: false, url }))
 }

@@ -1,6 +1,9 @@
 // One timer for many deadlines: a binary min-heap of deadlines and a single setTimeout for the
 // earliest. Thousands of sockets expiring at different times cost one timer, not one each.
 
+/** setTimeout's longest delay (about 24.8 days): a longer one fires at once, so it is armed in steps. */
+const LONGEST_DELAY = 2 ** 31 - 1
+
 export interface Deadline {
   readonly at: number
   cancelled: boolean
@@ -73,7 +76,7 @@ export class DeadlineQueue {
     if (this.#timer !== undefined && this.#timerAt <= next.at) return
     clearTimeout(this.#timer)
     this.#timerAt = next.at
-    this.#timer = setTimeout(() => this.#fire(), Math.max(0, next.at - Date.now()))
+    this.#timer = setTimeout(() => this.#fire(), Math.min(LONGEST_DELAY, Math.max(0, next.at - Date.now())))
     this.#timer.unref()
   }
 

@@ -1,6 +1,6 @@
 // Type merging into Fastify, in one place: `request.auth`, `request.authFailure`, the route
 // option `config.auth`, and the instance decorators.
-import type { preHandlerAsyncHookHandler } from 'fastify'
+import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import type { Auth, AuthFailure } from './auth.js'
 import type { TokenCache } from './cache.js'
 import type { Provider } from './provider.js'
@@ -29,19 +29,26 @@ export interface TokenAuthDecorator {
   readonly cache: TokenCache
   /** 'revoked' when background re-validation evicts a token (see the `revalidate` option). */
   readonly events: EventEmitter<{ revoked: [RevokedEvent] }>
-  /** Runs the plugin's pipeline on a token from elsewhere (a message, a header of your own). */
-  verify(token: string, options?: { scopes?: readonly string[] }): Promise<Auth | AuthFailure>
   /**
-   * Mints a single-use connection ticket for a WebSocket upgrade (`?ticket=`) from the request's
-   * Auth; valid `ttl` ms (default 30,000), never past the token's exp. Needs `ticketSecret`.
+   * Runs a token from elsewhere (a message, a header of your own) through every check the hook
+   * applies. A sender-constrained (DPoP or certificate-bound) token passes only with `request`,
+   * the request it came with, so that its proof can be checked.
    */
-  issueTicket(auth: Auth, options?: { ttl?: number }): string
+  verify(token: string, options?: { scopes?: readonly string[]; request?: FastifyRequest }): Promise<Auth | AuthFailure>
+  /**
+   * Mints a single-use connection ticket for an upgrade of the WebSocket route `route`
+   * (`?ticket=`) from the request's Auth; valid `ttl` ms (default 30,000), never past the token's
+   * exp; refused for a DPoP-bound token. Needs `ticketSecret`.
+   */
+  issueTicket(auth: Auth, options: { route: string; ttl?: number }): string
   /**
    * Revokes a token, or every token of `{ uid }` issued until now: this instance and (with a
    * store that publishes, such as RedisStore) every instance of the fleet refuse it at once and
-   * close its sockets. A token stays refused until its exp; a uid for the cache's maxTtl.
+   * close its sockets. A token stays refused until its exp (the cached answer's, or a JWT's own);
+   * an opaque token not cached here, and a uid, for max(cache maxTtl, 60 s), unless `until` (ms
+   * since the epoch) says otherwise. Resolves with the time the revocation holds until.
    */
-  revoke(target: string | { uid: string }): Promise<void>
+  revoke(target: string | { uid: string }, options?: { until?: number }): Promise<{ until: number }>
   /** Open WebSockets under this plugin's care. */
   readonly sockets: { readonly size: number; readonly timers: number }
 }

@@ -1,20 +1,27 @@
 // Where a WebSocket upgrade may carry its credential besides the Authorization header: a
 // connection ticket (`?ticket=`), or the Sec-WebSocket-Protocol list (`bearer, <token>`, for
-// browsers). The token is taken out of the protocol list, so the server never echoes it.
+// browsers). The token is taken out of the protocol list, so the server never echoes it. Only a
+// real upgrade (RFC 6455 §4.1: GET with `Connection: upgrade` and `Upgrade: websocket`) to a
+// WebSocket route may use them; anything else is an ordinary request with ordinary credentials.
 import type { IncomingHttpHeaders } from 'node:http'
 import { checkToken, extractToken, TWO_WAYS, type ExtractFailure, type ExtractOptions } from './extract-token.js'
 
 export type UpgradeCredential =
-  | { kind: 'token'; token: string }
+  /** `from`: the request's Authorization header or query (as for HTTP), or the subprotocol list. */
+  | { kind: 'token'; token: string; from: 'request' | 'protocol' }
   | { kind: 'ticket'; ticket: string }
   | { kind: 'none'; failure: ExtractFailure }
   | { kind: 'refused'; failure: ExtractFailure }
 
 export const BAD_TICKET_PARAM = Object.freeze({ key: 'invalid_request' as const, description: 'The ticket parameter must appear once' })
 
-export function isUpgrade(headers: IncomingHttpHeaders): boolean {
-  const upgrade = headers.upgrade
-  return typeof upgrade === 'string' && upgrade.toLowerCase() === 'websocket'
+/** Whether a request is a WebSocket opening handshake (RFC 6455 §4.1), not just one header of it. */
+export function isUpgrade(method: string, headers: IncomingHttpHeaders): boolean {
+  const { upgrade, connection } = headers
+  if (method !== 'GET' || typeof upgrade !== 'string' || typeof connection !== 'string') return false
+  if (upgrade.trim().toLowerCase() !== 'websocket') return false
+  // Connection is a list of tokens: `keep-alive, Upgrade` names it too.
+  return connection.split(',').some((option) => option.trim().toLowerCase() === 'upgrade')
 }
 
 /** Removes `bearer, <token>` from Sec-WebSocket-Protocol; returns the token, if there was one. */
@@ -38,13 +45,13 @@ export function upgradeCredential(headers: IncomingHttpHeaders, rawHeaders: read
   const carried = (typeof found === 'string' ? 1 : 0) + (ticket === undefined ? 0 : 1) + (protocolToken === undefined ? 0 : 1)
   if (typeof found !== 'string' && found.key === 'invalid_request') return { kind: 'refused', failure: found }
   if (carried > 1) return { kind: 'refused', failure: TWO_WAYS }
-  if (typeof found === 'string') return { kind: 'token', token: found }
+  if (typeof found === 'string') return { kind: 'token', token: found, from: 'request' }
   if (ticket !== undefined) {
     return typeof ticket === 'string' && ticket.length > 0 ? { kind: 'ticket', ticket } : { kind: 'refused', failure: BAD_TICKET_PARAM }
   }
   if (protocolToken !== undefined) {
     const checked = checkToken(protocolToken, options.maxTokenLength)
-    return typeof checked === 'string' ? { kind: 'token', token: checked } : { kind: 'refused', failure: checked }
+    return typeof checked === 'string' ? { kind: 'token', token: checked, from: 'protocol' } : { kind: 'refused', failure: checked }
   }
   return { kind: 'none', failure: found }
 }

@@ -4,6 +4,7 @@
 // `ws` sockets (as @fastify/websocket hands them out) without importing `ws`.
 import type { Auth, AuthFailure } from './auth.js'
 import { failureKey, isAuthFailure } from './auth.js'
+import type { Facts } from './binding.js'
 import type { Logger } from './provider.js'
 import { DeadlineQueue, type Deadline } from './schedule.js'
 
@@ -34,8 +35,8 @@ export interface SocketRule {
 export const SOCKET_DEFAULTS = Object.freeze({ authTimeout: 5_000, onExpire: 'close' as const, reauthGrace: 10_000 })
 
 export interface SessionHooks {
-  /** Validates a token with the plugin's pipeline and checks scopes. */
-  verify(token: string, scopes: readonly string[]): Promise<Auth | AuthFailure>
+  /** Runs a token from a message through the engine: every rule, with what the socket's connection can prove. */
+  verify(token: string, facts: Facts, rule: SocketRule): Auth | AuthFailure | Promise<Auth | AuthFailure>
   /** The cache key of a token (how revocation events name it). */
   keyOf(token: string): string
   log: Logger
@@ -51,6 +52,8 @@ const AUTH_MARKER = Buffer.from('"auth"')
 interface Session {
   socket: AuthSocket
   rule: SocketRule
+  /** What the connection can prove for tokens sent in messages (its TLS certificate; never a DPoP proof). */
+  facts: Facts
   auth: Auth | null
   key: string | undefined
   state: 'awaiting' | 'open' | 'reauth'
@@ -108,11 +111,11 @@ export class SocketSessions {
   }
 
   /** Takes a socket just opened: authenticated at the upgrade (`auth`), or to be authenticated by its first message. */
-  attach(socket: AuthSocket, rule: SocketRule, auth: Auth | null, key: string | undefined): void {
+  attach(socket: AuthSocket, rule: SocketRule, facts: Facts, auth: Auth | null, key: string | undefined): void {
     let resolve!: (auth: Auth | null) => void
     socket.authenticated = new Promise((done) => { resolve = done })
     const deliver = socket.emit.bind(socket)
-    const session: Session = { socket, rule, auth: null, key: undefined, state: 'awaiting', deadline: undefined, held: [], checking: false, resolve, deliver }
+    const session: Session = { socket, rule, facts, auth: null, key: undefined, state: 'awaiting', deadline: undefined, held: [], checking: false, resolve, deliver }
     socket.auth = null
     this.#count++
     // Messages pass through here first: auth messages are ours, others wait for authentication.
@@ -120,7 +123,10 @@ export class SocketSessions {
       if (event !== 'message') return deliver(event, ...args)
       const token = authMessageToken(args[0], args[1])
       if (token !== undefined) {
-        void this.#onAuthMessage(session, token)
+        this.#onAuthMessage(session, token).catch((err: unknown) => {
+          this.#hooks.log.error({ tokenAuth: { err: (err as Error)?.message } }, 'socket authentication failed unexpectedly')
+          this.#close(session, 1011, 'internal error')
+        })
         return true
       }
       if (session.state === 'open') return deliver(event, ...args)
@@ -190,8 +196,12 @@ export class SocketSessions {
   async #onAuthMessage(session: Session, token: string): Promise<void> {
     if (session.checking) return
     session.checking = true
-    const result = await this.#hooks.verify(token, session.rule.scopes)
-    session.checking = false
+    let result: Auth | AuthFailure
+    try {
+      result = await this.#hooks.verify(token, session.facts, session.rule)
+    } finally {
+      session.checking = false
+    }
     if (session.socket.readyState !== OPEN) return
     if (isAuthFailure(result)) {
       const key = failureKey(result)

@@ -14,6 +14,7 @@ import { statusOnceRefused } from './helpers/poll.js'
 import { startRedis, type RedisServer } from './helpers/redis.js'
 
 const ctx = useIdp()
+const FLEET_SECRET = 'fleet-test-secret-0123456789abcdef-0123'
 let redis: RedisServer
 const clients: RedisClientType[] = []
 const instances: FastifyInstance[] = []
@@ -27,7 +28,7 @@ async function instance(): Promise<FastifyInstance> {
   const app = Fastify()
   await app.register(fastifyTokenAuth, {
     provider: introspectionProvider({ issuer: ctx.idp.issuer, ...API_CLIENT, timeout: 1000 }),
-    cache: { store: new RedisStore({ client, timeout: 100 }) },
+    cache: { store: new RedisStore({ client, timeout: 100 }), storeSecret: FLEET_SECRET },
     breaker: false,
   })
   app.get('/orders', { config: { auth: true } }, async (request) => request.auth.uid)

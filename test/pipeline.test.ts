@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, test } from 'node:test'
 import {
-  cacheKey, createCache, defineProvider, InvalidTokenError, isAuthFailure, ProviderUnavailableError, tokenAuth,
+  cacheKey, createCache, defineProvider, namespaceOf, InvalidTokenError, isAuthFailure, ProviderUnavailableError, tokenAuth,
   type Auth, type AuthFailure, type Claims,
 } from '../src/index.js'
 import { testProvider } from '../providers/test.js'
@@ -175,9 +175,10 @@ describe('cache', () => {
   test('the cache holds no raw token, in key or value', async () => {
     const token = 'secret-token-value.abc'
     const cache = createCache()
-    const auth = assertAuth(await tokenAuth(token, testProvider({ tokens: { [token]: { sub: 'a', exp: NOW_S() + 60 } } }), { cache }))
+    const provider = testProvider({ tokens: { [token]: { sub: 'a', exp: NOW_S() + 60 } } })
+    const auth = assertAuth(await tokenAuth(token, provider, { cache }))
     assert.equal(auth.credentials.token, token, 'the request gets its token')
-    const key = cacheKey('test', token)
+    const key = cacheKey(namespaceOf(provider), token)
     assert.ok(!key.includes(token))
     const entry = cache.peek(key)
     assert.ok(entry !== undefined)

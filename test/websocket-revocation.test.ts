@@ -22,7 +22,7 @@ describe('revocation closes sockets', () => {
       ticketSecret: 'revocation-test-ticket-secret-0123456789',
     })
     app.get('/ws', { websocket: true, config: { auth: true } }, (socket) => { socket.on('message', (data) => socket.send(String(data))) })
-    app.get('/ticket', { config: { auth: true } }, async (request) => ({ ticket: app.tokenAuth.issueTicket(request.auth) }))
+    app.get('/ticket', { config: { auth: true } }, async (request) => ({ ticket: app.tokenAuth.issueTicket(request.auth, { route: '/ws' }) }))
     await app.listen({ host: '127.0.0.1', port: 0 })
     const port = (app.server.address() as { port: number }).port
     const { access_token } = await ctx.idp.token('web-opaque')

@@ -33,14 +33,17 @@ async function startApp(options: PluginExtras = {}, provider?: TestProvider): Pr
   app.get('/ws-first', { websocket: true, config: { auth: { firstMessage: true, authTimeout: 400 } } }, echo)
   app.get('/ws-close', { websocket: true, config: { auth: { onExpire: 'close' } } }, echo)
   app.get('/ws-reauth', { websocket: true, config: { auth: { onExpire: 'reauth', reauthGrace: 600 } } }, echo)
-  app.get('/ticket', { config: { auth: true } }, async (request) => ({ ticket: app.tokenAuth.issueTicket(request.auth, { ttl: Number((request.query as { ttl?: string }).ttl ?? 30_000) }) }))
+  app.get('/ticket', { config: { auth: true } }, async (request) => {
+    const query = request.query as { ttl?: string; route?: string }
+    return { ticket: app.tokenAuth.issueTicket(request.auth, { route: query.route ?? '/ws', ttl: Number(query.ttl ?? 30_000) }) }
+  })
   await app.listen({ host: '127.0.0.1', port: 0 })
   const port = (app.server.address() as { port: number }).port
   return { app, provider: p, base: `ws://127.0.0.1:${port}`, http: `http://127.0.0.1:${port}` }
 }
 
-async function ticketFrom(http: string, token: string, ttl?: number): Promise<string> {
-  const response = await fetch(`${http}/ticket${ttl === undefined ? '' : `?ttl=${ttl}`}`, { headers: { authorization: `Bearer ${token}` } })
+async function ticketFrom(http: string, token: string, ttl?: number, route = '/ws'): Promise<string> {
+  const response = await fetch(`${http}/ticket?route=${route}${ttl === undefined ? '' : `&ttl=${ttl}`}`, { headers: { authorization: `Bearer ${token}` } })
   assert.equal(response.status, 200)
   return ((await response.json()) as { ticket: string }).ticket
 }
@@ -138,15 +141,16 @@ describe('tickets', () => {
   })
 
   test('the ticket carries the scopes of its token: a reader ticket cannot open an admin route', async () => {
-    const ticket = await ticketFrom(s.http, longToken)
+    const ticket = await ticketFrom(s.http, longToken, undefined, '/ws-admin')
     const client = connect(`${s.base}/ws-admin?ticket=${ticket}`)
     await assert.rejects(client.opened)
     assert.equal((await client.refused)?.status, 403)
   })
 
   test('rotation: signed with a secret still in the list is accepted; one no longer listed is a 401', async () => {
-    const rotated = await startApp({ ticketSecret: [SECRET_NEW, SECRET_OLD] })
-    const rotatedOut = await startApp({ ticketSecret: [SECRET_NEW] })
+    // The same provider: a ticket is good only for the API (namespace) that minted it.
+    const rotated = await startApp({ ticketSecret: [SECRET_NEW, SECRET_OLD] }, s.provider)
+    const rotatedOut = await startApp({ ticketSecret: [SECRET_NEW] }, s.provider)
     try {
       const fromOld = await ticketFrom(s.http, longToken)
       const accepted = connect(`${rotated.base}/ws?ticket=${fromOld}`)
