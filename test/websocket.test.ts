@@ -301,17 +301,19 @@ describe('expiry and re-authentication', () => {
     assert.equal(reason, 'uid mismatch')
   })
 
-  test('proactive renewal ahead of exp: no reauth_required is ever needed', async () => {
+  test('proactive renewal ahead of exp: the flow renews on its own timer and the socket lives on', async () => {
     const first = shortToken()
     const client = connect(`${s.base}/ws-reauth`, { headers: { authorization: `Bearer ${first.token}` } })
     await client.opened
     const flow = new AuthFlow({ getToken: () => shortToken().token, refreshAhead: 900 })
-    flow.attach(client.ws)
-    flow.state = { authenticated: true, expiresAt: first.exp, reauthRequired: false }
-    await flow.checkReauthentication()
+    let renewed = 0
+    flow.on('renewed', () => { renewed++ })
+    // One fresh token first, so that the flow learns an exp; from there it renews ahead of it.
+    await flow.authenticate(client.ws)
     await sleep(first.exp * 1000 + 2_200 - Date.now())
     assert.equal(client.ws.readyState, 1)
-    flow.detach()
+    assert.ok(renewed >= 1, `renewed ${renewed} times`)
+    flow.dispose()
     client.ws.close()
   })
 })
