@@ -40,7 +40,7 @@ async function startServer(): Promise<string> {
   app.get('/page.mjs', async (_request, reply) => reply.type('text/javascript').send(pageScript))
   app.get('/ws-client.js', async (_request, reply) => reply.type('text/javascript').send(bundle.code))
   app.get('/api/me', { config: { auth: true } }, async (request) => ({ uid: request.auth.uid }))
-  app.post('/ws-ticket', { config: { auth: true } }, async (request) => ({ ticket: app.tokenAuth.issueTicket(request.auth) }))
+  app.post('/ws-ticket', { config: { auth: true } }, async (request) => ({ ticket: app.tokenAuth.issueTicket(request.auth, { route: '/stream' }) }))
   // What a login would hand the page: a fresh token that lives `life` whole seconds.
   app.get('/test/token', async (request) => {
     const token = `browser-token.${++serial}`
