@@ -262,3 +262,13 @@ describe('discovery: an endpoint that is not an http(s) URL stops startup', () =
     }
   })
 })
+
+describe('providers refuse an issuer with a query, fragment or userinfo (RFC 8414 §2)', () => {
+  test('introspection and userinfo: TypeError naming the option, never quoting userinfo', () => {
+    for (const issuer of ['https://idp.test/?tenant=a', 'https://idp.test#a', 'https://admin:hunter2@idp.test/']) {
+      for (const build of [() => introspectionProvider({ issuer, ...API_CLIENT }), () => userinfoProvider({ issuer })]) {
+        assert.throws(build, (err: Error) => err.name === 'TypeError' && /^(introspection|userinfo)Provider: issuer must not have/.test(err.message) && !err.message.includes('hunter2'))
+      }
+    }
+  })
+})
