@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util'
 import { decodeToken } from './inspect/decode.js'
 import { formatJson, formatReport, visible } from './inspect/format.js'
 import { inspectToken, type InspectOptions } from './inspect/inspect-token.js'
+import { scrub } from './log.js'
 import type { ClientAuthMethod } from '../providers/introspection.js'
 
 const USAGE = `Usage: fastify-token-auth inspect <token | -> --issuer <url> [options]
@@ -90,7 +91,7 @@ function isTokenLike(arg: string): boolean {
 
 /** An error message for the terminal: no argument that could be a token, no control character. */
 function safeMessage(message: string, argv: readonly string[], token: string | undefined): string {
-  let safe = token === undefined || token.length === 0 ? message : message.replaceAll(token, '[token]')
+  let safe = token === undefined ? message : scrub(message, token)
   for (const arg of argv) if (isTokenLike(arg)) safe = safe.replaceAll(arg, '[value]')
   return visible(safe)
 }
