@@ -66,11 +66,14 @@ export function bothChecks<P, R>(own: (claims: P) => void, user: ((claims: P) =>
   }
 }
 
-/** A host name with an optional port (a tenant's domain): nothing that would change the URL built from it. */
-export function hostName(value: unknown, path: string): string {
+/**
+ * A host name with an optional port (a tenant's domain), or a single label (a tenant id): nothing
+ * that would change the URL built from it.
+ */
+export function hostName(value: unknown, path: string, example = 'a host name such as acme.example.com'): string {
   if (typeof value !== 'string' || value.length === 0) throw new TypeError(`${path} is required`)
   if (!/^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?$/.test(value)) {
-    throw new TypeError(`${path} must be a host name such as acme.example.com, without scheme, path, query or userinfo`)
+    throw new TypeError(`${path} must be ${example}, without scheme, path, query or userinfo`)
   }
   return value
 }

@@ -29,7 +29,7 @@ function grantsPermissions(claims: JWTPayload): boolean {
 
 export function entra(options: EntraOptions): JwtProvider {
   checkPresetOptions(options, 'entra', [...JWT_PRESET_OPTIONS, 'tenantId', 'audience', 'version', 'authority'])
-  const tenant = hostName(options.tenantId, 'entra: tenantId')
+  const tenant = hostName(options.tenantId, 'entra: tenantId', 'a tenant GUID or domain such as contoso.onmicrosoft.com')
   const authority = (options.authority ?? 'https://login.microsoftonline.com').replace(/\/+$/, '')
   assertIssuer(authority, 'entra: authority')
   const version = options.version ?? 2

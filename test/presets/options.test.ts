@@ -144,7 +144,7 @@ describe('preset options are checked at construction', () => {
       ['keycloak url with a query', () => keycloak({ url: 'https://sso.acme.com/?realm=x', realm: 'acme', audience: 'a' }), /^keycloak: url must not have a query/],
       ['keycloak url with a fragment', () => keycloak({ url: 'https://sso.acme.com/#x', realm: 'acme', audience: 'a' }), /^keycloak: url must not have a fragment/],
       ['entra authority with userinfo', () => entra({ tenantId: TENANT, audience: 'a', authority: 'https://u:p@login.microsoftonline.com' }), /^entra: authority must not have userinfo/],
-      ['entra tenant with a slash', () => entra({ tenantId: `${TENANT}/v2.0?x`, audience: 'a' }), /^entra: tenantId must be a host name/],
+      ['entra tenant with a slash', () => entra({ tenantId: `${TENANT}/v2.0?x`, audience: 'a' }), /^entra: tenantId must be a tenant GUID or domain/],
       ['cognito pool with a slash', () => cognito({ region: 'eu-west-1', userPoolId: 'pool/../x', clientId: 'c' }), /^cognito: userPoolId/],
       ['hydra issuer with a query', () => hydra({ adminUrl: 'http://hydra:4445', issuer: 'https://auth.acme.com/?x' }), /^hydra: issuer must not have a query/],
       ['zitadel domain with a fragment', () => zitadel({ domain: 'acme.zitadel.cloud#x', clientId: 'c', clientSecret: 's' }), /^zitadel: domain must be a host name/],
