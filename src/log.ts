@@ -8,27 +8,50 @@ export const SILENT_LOGGER: Logger = Object.freeze({ trace: noop, debug: noop, i
 
 const REDACTED = '[token redacted]'
 
-const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
-
-/** `%2F` in either hex case: `%2[Ff]`. */
-function percentPattern(byte: number): string {
-  const hex = byte.toString(16).toUpperCase().padStart(2, '0')
-  return `%${[...hex].map((digit) => (/[A-F]/.test(digit) ? `[${digit}${digit.toLowerCase()}]` : digit)).join('')}`
-}
+const isHex = (code: number): boolean => (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x46) || (code >= 0x61 && code <= 0x66)
 
 /**
- * The token percent-encoded by any encoder: each character as is or as its %XX bytes (hex in
- * either case), a space also as `+`. One pattern covers encodeURIComponent, URLSearchParams and
- * encoders that leave `/` or `=` alone.
+ * Removes the token percent-encoded by any encoder: each of its bytes written as is or as %XX
+ * (either hex case), a space also as `+`. The text is decoded once into bytes, each remembering
+ * where in the text it came from; matches are cut out of the text. Linear, no pattern built from
+ * the token (an 8 KiB token would overflow a regular expression, and its message would quote it).
  */
-function percentEncodedPattern(token: string): RegExp {
-  let pattern = ''
-  for (const char of token) {
-    const alternatives = [escapeRegExp(char), [...Buffer.from(char, 'utf8')].map(percentPattern).join('')]
-    if (char === ' ') alternatives.push('\\+')
-    pattern += `(?:${alternatives.join('|')})`
+function scrubPercentEncoded(text: string, token: string): string {
+  const wanted = Buffer.from(token, 'utf8').toString('latin1')
+  const plusIsSpace = token.includes(' ') && !token.includes('+')
+  let bytes = ''
+  const from: number[] = []
+  const to: number[] = []
+  for (let i = 0; i < text.length;) {
+    const code = text.charCodeAt(i)
+    let width = 1
+    let decoded: string
+    if (code === 0x25 && i + 2 < text.length && isHex(text.charCodeAt(i + 1)) && isHex(text.charCodeAt(i + 2))) {
+      decoded = String.fromCharCode(parseInt(text.slice(i + 1, i + 3), 16))
+      width = 3
+    } else if (code === 0x2b && plusIsSpace) {
+      decoded = ' '
+    } else if (code < 0x80) {
+      decoded = text[i]!
+    } else {
+      const char = String.fromCodePoint(text.codePointAt(i)!)
+      width = char.length
+      decoded = Buffer.from(char, 'utf8').toString('latin1')
+    }
+    for (let k = 0; k < decoded.length; k++) {
+      from.push(i)
+      to.push(i + width)
+    }
+    bytes += decoded
+    i += width
   }
-  return new RegExp(pattern, 'g')
+  const cuts: Array<[number, number]> = []
+  for (let at = bytes.indexOf(wanted); at !== -1; at = bytes.indexOf(wanted, at + wanted.length)) {
+    cuts.push([from[at]!, to[at + wanted.length - 1]!])
+  }
+  let scrubbed = text
+  for (const [start, end] of cuts.reverse()) scrubbed = `${scrubbed.slice(0, start)}${REDACTED}${scrubbed.slice(end)}`
+  return scrubbed
 }
 
 /** Shortest decoded text worth looking for: shorter ones would match ordinary words. */
@@ -52,7 +75,7 @@ function decodedText(token: string): string | undefined {
 export function scrub(text: string, token: string): string {
   if (token.length === 0) return text
   let scrubbed = text.includes(token) ? text.split(token).join(REDACTED) : text
-  if (scrubbed.includes('%') || (token.includes(' ') && scrubbed.includes('+'))) scrubbed = scrubbed.replace(percentEncodedPattern(token), REDACTED)
+  if (scrubbed.includes('%') || (token.includes(' ') && scrubbed.includes('+'))) scrubbed = scrubPercentEncoded(scrubbed, token)
   const decoded = decodedText(token)
   if (decoded !== undefined && scrubbed.includes(decoded)) scrubbed = scrubbed.split(decoded).join(REDACTED)
   return scrubbed

@@ -133,6 +133,10 @@ describe('redaction catches the encoded forms', () => {
       assert.equal(scrub(text, token), 'introspection failed for token=[token redacted]; try again', form)
       assert.equal(mentionsToken(text, token), true, form)
     }
+    // The longest token the plugin accepts (8 KiB), quoted encoded: scrubbed, in linear time, without throwing.
+    const longest = `${'A'.repeat(8190)}+/`
+    assert.equal(scrub(`x ${encodeURIComponent(longest)} y 100%`, longest), 'x [token redacted] y 100%')
+    assert.equal(scrub(`x ${encodeURIComponent('pässwörd-🔑')} y`, 'pässwörd-🔑'), 'x [token redacted] y', 'UTF-8 bytes percent-encoded')
     assert.equal(scrub('a b+c', 'a b'), '[token redacted]+c', 'a space written as +')
     assert.equal(scrub('x a+b y', 'a b'), 'x [token redacted] y')
     // A base64 token that is readable text: a provider quoting it decoded.
