@@ -198,7 +198,9 @@ export function jwtProvider(options: JwtProviderOptions): JwtProvider {
     getKey = (header, token, signal) => remote.getKey(header, token, signal)
   }
 
-  const rules = providerNamespace('jwt', options, NOT_RULES)
+  // Rules as they apply (one audience or a list of one are the same rule).
+  const effective = { ...options, audience: audience === undefined ? null : ([] as string[]).concat(audience) }
+  const rules = providerNamespace('jwt', effective, NOT_RULES, { name: 'jwt', clockTolerance: 5, algorithms: ASYMMETRIC_ALGORITHMS })
   const provider = defineProvider<JWTPayload>({
     ...options.map,
     name: options.name ?? 'jwt',

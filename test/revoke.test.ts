@@ -94,7 +94,7 @@ describe('F3: tickets answer to the denial lists', () => {
       await app.listen({ host: '127.0.0.1', port: 0 })
       const port = (app.server.address() as { port: number }).port
       const minted = await app.inject({ url: '/ticket', headers: { authorization: 'Bearer holder-token.1' } })
-      const { ticket } = minted.json() as { ticket: string }
+      const { ticket } = minted.json<{ ticket: string }>()
       await app.tokenAuth.revoke(how === 'the token' ? 'holder-token.1' : { uid: 'holder' })
       const client = connect(`ws://127.0.0.1:${port}/ws?ticket=${ticket}`)
       await assert.rejects(client.opened)

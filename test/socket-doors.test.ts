@@ -41,7 +41,7 @@ async function server(dpop: DpopMode = 'allowed'): Promise<{ app: FastifyInstanc
 async function ticketFor(app: FastifyInstance, route: string): Promise<string> {
   const response = await app.inject({ url: `/ticket?route=${route}`, headers: { authorization: `Bearer ${TOKENS.plain}` } })
   assert.equal(response.statusCode, 200)
-  return (response.json() as { ticket: string }).ticket
+  return response.json<{ ticket: string }>().ticket
 }
 
 describe('F5: tickets and subprotocol tokens only on a real upgrade to a WebSocket route', () => {
