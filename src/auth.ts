@@ -1,6 +1,6 @@
 // The two results of authentication, shaped after Ueberauth.Auth and Ueberauth.Failure, and
 // their builders. A cached Auth never holds the raw token: it is attached per request.
-import { FAILURES, type FailureKey, type FailureReason } from './errors.js'
+import { DEFAULT_RETRY_AFTER, FAILURES, type FailureKey, type FailureReason } from './errors.js'
 
 export interface Credentials {
   /** The raw access token. Present on `request.auth`; never stored in any cache. */
@@ -74,7 +74,7 @@ export interface AuthFailure {
   strategy: string
   status: number
   errors: AuthError[]
-  /** Seconds to wait before retrying, on `provider_unavailable`. */
+  /** Seconds to wait before retrying: on every `provider_unavailable` (the identity provider's hint, or 5). */
   retryAfter?: number
   /** The scheme the client must use: `DPoP` when the failure is about a DPoP binding or proof. */
   challenge?: 'DPoP'
@@ -86,7 +86,8 @@ export function buildFailure(provider: string, key: FailureKey, message?: string
   const error: AuthError = { messageKey: key, message: message ?? FAILURES[key].description }
   if (reason !== undefined) error.reason = reason
   const failure: AuthFailure = { provider, strategy: STRATEGY, status: FAILURES[key].status, errors: [error] }
-  if (retryAfter !== undefined) failure.retryAfter = retryAfter
+  // Every outage says when to come back, whichever door reports it.
+  if (retryAfter !== undefined || key === 'provider_unavailable') failure.retryAfter = retryAfter ?? DEFAULT_RETRY_AFTER
   return failure
 }
 
