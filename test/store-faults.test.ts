@@ -45,7 +45,7 @@ describe('R1: a failing store poisons nothing', () => {
       const store = faultyStore()
       const cache = createCache({ store, storeSecret: STORE_SECRET })
       const provider = testProvider({ tokens: { 'r1-token.1': { sub: 'r1', exp: exp() } }, namespace: 'r1-tests' })
-      store.fail[op] = mode as never
+      store.fail[op] = mode
       const during = await tokenAuth('r1-token.1', provider, { cache })
       assert.ok(!isAuthFailure(during), 'a store fault is a miss: the provider answered')
       assert.equal(cache.flights.size, 0, 'the in-flight call is forgotten')
