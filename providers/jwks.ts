@@ -98,7 +98,7 @@ function entryOf(jwk: JWK): KeyEntry {
     kty, kid, alg, crv, key,
     eligible: (ext === undefined || typeof ext === 'boolean') && keyOpsAllowVerify(keyOps) && (use === undefined || use === 'sig'),
     // WebCrypto imports a public key only for the usages it allows: `verify`, nothing else.
-    importable: keyOps === undefined || keyOps.every((op) => op === 'verify'),
+    importable: keyOps === undefined || (Array.isArray(keyOps) && keyOps.every((op) => op === 'verify')),
     inputs: new Map(),
   }
 }
