@@ -2,7 +2,7 @@
 // KeyObjects once, matched to a token's header as jose's createLocalJWKSet matches them; and a
 // remote set fetched with undici, shared by concurrent callers, refreshed when it ages, refetched
 // on an unknown `kid` at most once per cooldown, and kept (stale) while a refresh fails.
-import { createPublicKey, type JsonWebKey, type KeyObject, type VerifyKeyObjectInput } from 'node:crypto'
+import { createPublicKey, type KeyObject, type VerifyKeyObjectInput } from 'node:crypto'
 import type { JSONWebKeySet, JWK } from 'jose'
 import type { Dispatcher } from 'undici'
 import { ProviderUnavailableError } from '../src/errors.js'
@@ -90,7 +90,7 @@ function entryOf(jwk: JWK): KeyEntry {
   const { kty, kid, alg, crv, ext, use, key_ops: keyOps } = jwk
   let key: KeyObject | undefined
   try {
-    key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' })
+    key = createPublicKey({ key: jwk, format: 'jwk' })
   } catch {
     key = undefined
   }
