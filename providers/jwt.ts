@@ -5,12 +5,15 @@
 import type { JSONWebKeySet, JWTPayload } from 'jose'
 import type { Dispatcher } from 'undici'
 import { InvalidTokenError, isInvalidTokenError, isProviderUnavailableError, type FailureReason } from '../src/errors.js'
-import { defineProvider, type Provider, type ProviderDefinition } from '../src/provider.js'
+import { defineProvider, type Provider } from '../src/provider.js'
 import { assertHttpUrl } from './discovery.js'
 import { ProviderEndpoint, startOrWarn } from './endpoint.js'
 import { checkRange, JWKS_OPTION_RANGES, JwkSet, publicSigningKeys, RemoteJwks, type RemoteJwksOptions, type VerifyInput } from './jwks.js'
 import { decodeCompactJws, JWS_ALGORITHMS, verifySignature, type CompactJws } from './jws.js'
 import { presenceOrder, verifiedClaims, type ClaimsRules } from './jwt-claims.js'
+
+/** What `map` may override: the claim mapping, never how the token is verified. */
+type MapMember = 'validToken' | 'getUid' | 'getCredentials' | 'getInfo' | 'getExtra' | 'getTtl' | 'nameOf' | 'staleIfError'
 
 export interface JwtProviderOptions {
   /** The `iss` every token must carry, exactly. Also where discovery finds the JWKS. Required. */
@@ -57,8 +60,8 @@ export interface JwtProviderOptions {
   dispatcher?: Dispatcher
   /** JWKS refresh policy: cooldown, maxAge, maxStale, maxBytes (ms and bytes; see RemoteJwksOptions). */
   jwks?: Pick<RemoteJwksOptions, 'cooldown' | 'maxAge' | 'maxStale' | 'maxBytes'>
-  /** Overrides of the claim mapping (getUid, getCredentials, getInfo, getExtra, getTtl, validToken). */
-  map?: Partial<Omit<ProviderDefinition<JWTPayload>, 'name' | 'getPayload'>>
+  /** Overrides of the claim mapping (getUid, getCredentials, getInfo, getExtra, getTtl, validToken, nameOf, staleIfError). */
+  map?: Partial<Pick<Provider<JWTPayload>, MapMember>>
 }
 
 export interface JwtProvider extends Provider<JWTPayload> {
@@ -70,7 +73,7 @@ export const ASYMMETRIC_ALGORITHMS = Object.freeze([...JWS_ALGORITHMS.keys()])
 
 const OPTIONS = new Set(['issuer', 'issuerAliases', 'audience', 'validate', 'jwksUri', 'keys', 'algorithms', 'clockTolerance', 'requiredClaims', 'requireExp', 'typ', 'name', 'timeout', 'dispatcher', 'jwks', 'map'])
 const JWKS_OPTIONS = ['cooldown', 'maxAge', 'maxStale', 'maxBytes'] as const
-const MAP_OPTIONS = new Set(['validToken', 'getUid', 'getCredentials', 'getInfo', 'getExtra', 'getTtl', 'nameOf', 'staleIfError'])
+const MAP_OPTIONS: ReadonlySet<string> = new Set<MapMember>(['validToken', 'getUid', 'getCredentials', 'getInfo', 'getExtra', 'getTtl', 'nameOf', 'staleIfError'])
 const CLOCK_TOLERANCE_RANGE = [0, 600] as const
 
 function assertKnown(value: object, known: ReadonlySet<string> | readonly string[], path: string): void {

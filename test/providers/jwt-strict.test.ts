@@ -226,6 +226,7 @@ describe('options refused at construction, naming the option', () => {
     ['jwks.maxBytes 10', { jwks: { maxBytes: 10 } }, /jwtProvider: jwks\.maxBytes/],
     ['an unknown option', { audiences: ['x'] }, /jwtProvider\.audiences is not an option/],
     ['an unknown jwks option', { jwks: { maxage: 1000 } }, /jwtProvider: jwks\.maxage is not an option/],
+    ['a map member that is not part of the mapping', { map: { getPayload: () => ({}) } }, /jwtProvider: map\.getPayload is not an option/],
     ['requireExp not a boolean', { requireExp: 'no' }, /jwtProvider: requireExp must be a boolean/],
   ]
   for (const [name, extra, message] of cases) {
