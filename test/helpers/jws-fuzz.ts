@@ -211,8 +211,9 @@ function signatureOf(alg: string, key: PoolKey | undefined, input: string, at: n
     if (privateKey === undefined) throw new Error('no private key')
     const type = privateKey.asymmetricKeyType
     if (type === 'ed25519' || type === 'ed448') return sign(null, data, privateKey)
-    if (type === 'ec') return sign(`sha${bits}`, data, { key: privateKey, dsaEncoding: 'ieee-p1363' })
-    if (alg.startsWith('PS')) return sign(`sha${bits}`, data, { key: privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: bits / 8 })
+    // Now and then the classic mistakes: an ECDSA signature in DER, a PSS salt of another length.
+    if (type === 'ec') return sign(`sha${bits}`, data, { key: privateKey, dsaEncoding: at % 13 === 0 ? 'der' : 'ieee-p1363' })
+    if (alg.startsWith('PS')) return sign(`sha${bits}`, data, { key: privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: at % 11 === 0 ? 20 : bits / 8 })
     return sign(`sha${bits}`, data, privateKey)
   } catch {
     return Buffer.alloc(32 + (at % 100), at % 251)
