@@ -23,8 +23,8 @@ const WARMUP_REQUESTS = quick ? 1_000 : 5_000
 const DURATION_S = Number(flag('duration') ?? (quick ? 2 : 5))
 /** Distinct tokens per algorithm for the uncached rows. */
 const POOL_SIZE = Number(flag('tokens') ?? 4_000)
-/** `--only "name,name"`: a subset (the bare route and the @fastify/jwt rows they compare with always run). */
-const ONLY = flag('only')?.split(',').map((name) => name.trim())
+/** `--only "name;name"` (names contain commas): a subset; the bare route and the @fastify/jwt rows they compare with always run. */
+const ONLY = flag('only')?.split(';').map((name) => name.trim())
 const CONNECTIONS = 64
 
 type TokenSource = { one: Algorithm } | { pool: Algorithm } | 'mix' | 'opaque-one' | 'opaque-pool'
@@ -134,7 +134,7 @@ async function main(): Promise<void> {
   const minted = performance.now()
   const fixtures = makeFixtures(POOL_SIZE)
   const variants = VARIANTS.filter((variant) => ONLY !== undefined
-    ? ONLY.includes(variant.name) || variant.name === BARE || VARIANTS.some((other) => ONLY.includes(other.name) && other.peer === variant.name)
+    ? ONLY.includes(variant.name) || variant.name === BARE || VARIANTS.some((other) => ONLY.includes(other.name) && (other.peer ?? PEER('RS256')) === variant.name)
     : !quick || variant.quick)
   let idp: ChildProcess | undefined
   if (variants.some((variant) => variant.idp === true)) {
