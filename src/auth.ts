@@ -3,8 +3,11 @@
 import { DEFAULT_RETRY_AFTER, FAILURES, type FailureKey, type FailureReason } from './errors.js'
 
 export interface Credentials {
-  /** The raw access token. Present on `request.auth`; never stored in any cache. */
-  token: string
+  /**
+   * The raw access token. Present on `request.auth`, never stored in any cache, and not
+   * enumerable: JSON.stringify, logs and spreads of an Auth leave it out.
+   */
+  readonly token: string
   /** `Bearer` (the scheme the token came with). */
   tokenType: string
   /** Whether the token has an expiry. */
@@ -91,16 +94,26 @@ export function buildFailure(provider: string, key: FailureKey, message?: string
   return failure
 }
 
-/** Attaches the request's token to a cached Auth; the cached object itself is not touched. */
+/**
+ * Attaches the request's token to a cached Auth (the cached object itself is not touched). The
+ * token is readable but not enumerable: an Auth serialises (JSON, logs, spreads) without it,
+ * whatever a handler does with it.
+ */
 export function withToken(cached: CachedAuth, token: string): Auth {
   return {
     uid: cached.uid,
     provider: cached.provider,
     strategy: cached.strategy,
-    credentials: { ...cached.credentials, token },
+    credentials: credentialsWith(cached.credentials, token),
     info: cached.info,
     extra: cached.extra,
   }
+}
+
+/** Credentials with the token attached, not enumerable (see withToken); `changes` applied over them. */
+export function credentialsWith(credentials: Omit<Credentials, 'token'>, token: string, changes?: Partial<Omit<Credentials, 'token'>>): Credentials {
+  const copy = changes === undefined ? { ...credentials } : { ...credentials, ...changes }
+  return Object.defineProperty(copy, 'token', { value: token, enumerable: false }) as Credentials
 }
 
 export function isAuthFailure(result: Auth | AuthFailure): result is AuthFailure {

@@ -51,7 +51,6 @@ describe('Auth built from standard claims', () => {
       provider: 'test',
       strategy: 'bearer',
       credentials: {
-        token: 'tok-alice',
         tokenType: 'Bearer',
         expires: true,
         expiresAt: exp,
@@ -64,6 +63,9 @@ describe('Auth built from standard claims', () => {
       },
       extra: { rawInfo: payload },
     })
+    assert.equal(auth.credentials.token, 'tok-alice', 'the token is there to read')
+    assert.ok(!JSON.stringify(auth).includes('tok-alice'), '…and not serialised')
+    assert.ok(!Object.keys({ ...auth.credentials }).includes('token'), '…nor spread')
   })
 
   test('scp as an array and as a space-separated string', async () => {
