@@ -8,6 +8,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import { credentialsWith, type Auth, type Credentials } from './auth.js'
+import { INTEGER_OPTIONS } from './defaults.js'
 import { secretBytes, type StoreSecret } from './store.js'
 
 export type TicketSecret = StoreSecret
@@ -38,8 +39,7 @@ export interface TicketPayload {
   x5t?: string
 }
 
-export const TICKET_DEFAULT_TTL = 30_000
-export const TICKET_MAX_TTL = 10 * 60_000
+const TICKET_MAX_TTL = INTEGER_OPTIONS['issueTicket.ttl'].max
 const MAX_TICKET_LENGTH = 4096
 
 const mac = (secret: Buffer, data: string): Buffer => createHmac('sha256', secret).update(data).digest()
