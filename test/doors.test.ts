@@ -80,8 +80,9 @@ const CASES: Case[] = [
   { name: 'a token of another namespace (accepted and cached by registration B)', token: FOREIGN, status: 401, error: 'invalid_token' },
   { name: 'a DPoP-bound token without its proof', token: A.bound, status: 401, error: 'invalid_token' },
   { name: "a token lacking the route's scope", token: A.noScope, status: 403, error: 'insufficient_scope' },
+  { name: 'a token longer than maxTokenLength (never reaches the provider)', token: 'x'.repeat(8_193), status: 400, error: 'invalid_request' },
 ]
-const WS_CLOSE: Record<number, number> = { 401: 4401, 403: 4403 }
+const WS_CLOSE: Record<number, number> = { 400: 4400, 401: 4401, 403: 4403 }
 
 describe('every door refuses what the HTTP hook refuses', () => {
   test('sanity: the good token passes every door', async () => {
@@ -97,10 +98,12 @@ describe('every door refuses what the HTTP hook refuses', () => {
 
   for (const c of CASES) {
     describe(c.name, () => {
-      test('the onRequest/preParsing hook (config.auth)', async () => {
+      test('the preParsing hook (config.auth)', async () => {
+        const calls = providerA.calls
         const response = await fetch(`http://${base}/a/hook`, { headers: { authorization: `Bearer ${c.token}` } })
         assert.equal(response.status, c.status)
         assert.match(response.headers.get('www-authenticate') ?? '', new RegExp(`error="${c.error}"`))
+        if (c.status === 400) assert.equal(providerA.calls, calls, 'bad input never reaches the provider')
       })
 
       test('requireAuth()', async () => {

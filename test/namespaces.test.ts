@@ -9,6 +9,7 @@ import { describe, test } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyTokenAuth, { createCache, InvalidTokenError, namespaceOf, type TokenCache, type TokenStore } from '../src/index.js'
 import { jwtProvider, type JwtProviderOptions } from '../providers/jwt.js'
+import { cognito } from '../providers/presets/cognito.js'
 
 const ISSUER = 'https://issuer.namespaces.test/'
 const AUDIENCE = 'api://orders'
@@ -76,6 +77,15 @@ describe('F1: providers that differ in one rule never share a cached answer', ()
     assert.equal((await get(app, '/strict', token)).statusCode, 200)
     assert.equal(cache.size, 1, 'the same namespace: the entry is shared')
     await app.close()
+  })
+
+  test("presets: a Cognito client id is a rule (two app clients of one pool never share); equal options share", () => {
+    const pool = { region: 'eu-west-1', userPoolId: 'eu-west-1_AbCdEf123' }
+    const web = namespaceOf(cognito({ ...pool, clientId: 'web-client' }))
+    assert.notEqual(web, namespaceOf(cognito({ ...pool, clientId: 'admin-client' })))
+    assert.equal(web, namespaceOf(cognito({ ...pool, clientId: 'web-client' })), 'the same on every instance')
+    assert.ok(!web.includes('~local'), 'a preset without functions of yours can be shared across a fleet')
+    assert.ok(namespaceOf(cognito({ ...pool, clientId: 'web-client', validate: () => {} })).includes('~local'))
   })
 
   test('the namespace is a digest of every rule: equal options give equal namespaces, whatever their order', () => {
