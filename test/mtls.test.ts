@@ -16,7 +16,6 @@ import { testProvider } from '../providers/test.js'
 
 let dir: string
 let app: FastifyInstance
-let url: string
 let base: string
 const pem = (name: string): string => readFileSync(join(dir, name), 'utf8')
 const openssl = (...args: string[]): void => { execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' }) }
@@ -47,7 +46,6 @@ before(async () => {
   app.get('/ws-first', { websocket: true, config: { auth: { firstMessage: true } } }, (socket) => { socket.on('message', () => socket.send('ok')) })
   await app.listen({ host: '127.0.0.1', port: 0 })
   base = `127.0.0.1:${(app.server.address() as { port: number }).port}`
-  url = `https://${base}/orders`
 })
 after(async () => {
   await app.close()
