@@ -6,6 +6,7 @@
 //   ─► sender binding ─► route rule (scopes)
 // Shared state (in-flight calls, denial lists, spent tickets) is updated in `finally` or before any
 // await, so that a throwing store, provider or user function cannot poison it.
+import { authorize, NO_RULE, type AccessRule } from './access-rule.js'
 import { buildFailure, isAuthFailure, withToken, type Auth, type AuthFailure, type CachedAuth } from './auth.js'
 import { checkBinding, NO_PROOF, type Facts } from './binding.js'
 import { cacheKey, type Outcome, type TokenCache } from './cache.js'
@@ -22,13 +23,7 @@ import { callProvider, validateNow, type CallSettings } from './provider-call.js
 import type { RevocationMessage } from './store.js'
 import { authFromTicket, type TicketReason, type Tickets } from './ticket.js'
 
-/** What a route asks of an authenticated credential. */
-export interface AccessRule {
-  /** Every one of these scopes. */
-  readonly scopes: readonly string[]
-}
-
-export const NO_RULE: AccessRule = Object.freeze({ scopes: Object.freeze([]) })
+export { NO_RULE, type AccessRule } from './access-rule.js'
 
 /** Options checked once, so that the per-request path merges nothing. */
 export interface EngineSettings extends CallSettings {
@@ -176,14 +171,8 @@ export class Engine {
   }
 
   /** The route rule on an Auth that passed every other check: the cache holds claims, never this decision. */
-  authorize(auth: Auth, rule: AccessRule): Auth | AuthFailure {
-    const required = rule.scopes
-    if (required.length === 0) return auth
-    const granted = auth.credentials.scopes
-    for (const scope of required) {
-      if (!granted.includes(scope)) return buildFailure(auth.provider, 'insufficient_scope', undefined, undefined, 'scope')
-    }
-    return auth
+  authorize(auth: Auth, rule: AccessRule): Auth | AuthFailure | Promise<Auth | AuthFailure> {
+    return rule.scopes.length === 0 && rule.anyScopes === undefined && rule.claims === undefined && rule.check === undefined ? auth : authorize(auth, rule, this.settings.log)
   }
 
   /** Sender binding, then the route rule. */

@@ -45,7 +45,7 @@ export type FailureReason =
   // the token
   | 'malformed' | 'signature' | 'algorithm' | 'unknown_key' | 'expired' | 'not_yet_valid'
   | 'issuer' | 'audience' | 'type' | 'missing_claim' | 'claim_type' | 'subject' | 'inactive'
-  | 'revoked' | 'validate' | 'binding' | 'scope'
+  | 'revoked' | 'validate' | 'binding' | 'scope' | 'claim_value' | 'check'
   // the identity provider answered about the token with a refusal that says no more (a 4xx)
   | 'refused'
   // the identity provider

@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events'
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
+import { accessRule, challengeScopes, type AccessRule, type AccessRuleConfig } from './access-rule.js'
 import { buildFailure, isAuthFailure, type Auth, type AuthFailure } from './auth.js'
 import { NO_PROOF } from './binding.js'
 import { Engine } from './engine.js'
@@ -32,9 +33,13 @@ async function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPlugi
     events.emit('revoked', event)
   })
 
-  function setResult(request: FastifyRequest, result: Auth | AuthFailure): void {
-    if (isAuthFailure(result)) request.authFailure = result
-    else request.auth = result
+  /** Decorates the request with a result; `replace` when a later rule refuses an Auth already set. */
+  function setResult(request: FastifyRequest, result: Auth | AuthFailure, replace = false): void {
+    if (!isAuthFailure(result)) request.auth = result
+    else {
+      request.authFailure = result
+      if (replace) request.auth = null as unknown as Auth
+    }
   }
 
   /** The HTTP door: extracts the token, runs it through the engine under the route's rule. */
@@ -49,12 +54,12 @@ async function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPlugi
     return result.then((settledResult) => setResult(request, settledResult))
   }
 
-  /** Answers the request when it may not pass under `rule`; returns whether it did. */
-  function refused(request: FastifyRequest, reply: FastifyReply, rule: RouteRule): boolean {
-    const result = request.auth !== null ? engine.authorize(request.auth, rule) : (request.authFailure ?? engine.missing)
-    if (!isAuthFailure(result)) return false
-    request.log.debug({ tokenAuth: { key: result.errors[0]?.messageKey } }, 'request rejected')
-    sendFailure(reply, result, challenges, rule.scopes, usesDpopScheme(request.headers.authorization))
+  /** Answers the request when it is not authenticated under `rule` (the engine applied it); returns whether it did. */
+  function refused(request: FastifyRequest, reply: FastifyReply, rule: AccessRule): boolean {
+    if (request.auth !== null) return false
+    const failure = request.authFailure ?? engine.missing
+    request.log.debug({ tokenAuth: { key: failure.errors[0]?.messageKey } }, 'request rejected')
+    sendFailure(reply, failure, challenges, challengeScopes(rule), usesDpopScheme(request.headers.authorization))
     return true
   }
 
@@ -65,17 +70,19 @@ async function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPlugi
     cache: settings.cache,
     events,
     sockets: sockets.sessions,
-    verify: async (token, verifyOptions) => engine.check(token, verifyOptions?.request === undefined ? NO_PROOF : new HttpFacts(verifyOptions.request, publicUrl),
-      toRule({ scopes: verifyOptions?.scopes === undefined ? [] : [...verifyOptions.scopes] }, 'tokenAuth.verify() options')),
+    verify: async (token, { request, ...rule } = {}) =>
+      engine.check(token, request === undefined ? NO_PROOF : new HttpFacts(request, publicUrl), accessRule(rule, 'tokenAuth.verify() options')),
     revoke: (target, revokeOptions) => engine.revoke(target, revokeOptions),
     issueTicket: (auth, ticketOptions) => engine.issueTicket(auth, ticketOptions),
   }
   fastify.decorate('tokenAuth', decorator)
 
-  fastify.decorate('requireAuth', function requireAuth(ruleConfig: { scopes?: string[] } = {}): preHandlerAsyncHookHandler {
+  fastify.decorate('requireAuth', function requireAuth(ruleConfig: AccessRuleConfig = {}): preHandlerAsyncHookHandler {
     const rule = toRule(ruleConfig, 'requireAuth()')
     return async function requireAuthHandler(request, reply) {
-      if (request.auth === null && request.authFailure === null) await authenticateRequest(request, rule)
+      // Authenticated by the hook under the route's own rule: this rule is applied on top.
+      if (request.auth !== null) setResult(request, await engine.authorize(request.auth, rule), true)
+      else if (request.authFailure === null) await authenticateRequest(request, rule)
       if (refused(request, reply, rule)) return reply
     }
   })

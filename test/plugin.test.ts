@@ -194,7 +194,7 @@ describe('options', () => {
   test('a bad route config.auth fails at startup, naming the route', async () => {
     const app = Fastify()
     await app.register(fastifyTokenAuth, { provider })
-    assert.throws(() => app.get('/x', { config: { auth: { scopes: 'admin' as never } } }, async () => 'x'), /route GET \/x config\.auth: scopes must be an array/)
+    assert.throws(() => app.get('/x', { config: { auth: { scopes: 'admin' as never } } }, async () => 'x'), /route GET \/x config\.auth\.scopes must be an array/)
     await app.close()
   })
 
