@@ -38,6 +38,7 @@ export type IntegerOption = keyof typeof INTEGER_OPTIONS
 export const OTHER_DEFAULTS = Object.freeze({
   realm: 'api',
   allowQuery: false,
+  allowBody: false,
   dpop: 'allowed',
   'config.auth.onExpire': 'close',
 })

@@ -30,6 +30,13 @@ interface PluginOptionsBase {
    * browser history. When on, log URLs through `redactUrl` (see README).
    */
   allowQuery?: boolean
+  /**
+   * Accept `access_token` in an `application/x-www-form-urlencoded` body (RFC 6750 §2.2), for
+   * clients that cannot set headers; such requests are authenticated after the body is parsed
+   * (register @fastify/formbody). One way per request: a header or query token with it is a 400.
+   * Default false.
+   */
+  allowBody?: boolean
   /** Deadline for validating one token at the identity provider (one retry included), in ms; past it the request gets a 503. Default 5,000. */
   timeout?: number
   /**
@@ -102,7 +109,7 @@ export interface NormalizedOptions {
 
 
 // Ours, plus what Fastify's register() itself may pass along.
-const KNOWN_OPTIONS = new Set(['provider', 'cache', 'issuers', 'realm', 'maxTokenLength', 'allowQuery', 'timeout', 'breaker', 'revalidate', 'ticketSecret', 'resourceMetadata', 'dpop', 'publicUrl', 'prefix', 'logLevel', 'logSerializers'])
+const KNOWN_OPTIONS = new Set(['provider', 'cache', 'issuers', 'realm', 'maxTokenLength', 'allowQuery', 'allowBody', 'timeout', 'breaker', 'revalidate', 'ticketSecret', 'resourceMetadata', 'dpop', 'publicUrl', 'prefix', 'logLevel', 'logSerializers'])
 
 
 
@@ -129,6 +136,8 @@ export function normalizeOptions(options: TokenAuthPluginOptions, log: Logger): 
   const dpop = options.dpop ?? OTHER_DEFAULTS.dpop
   if (dpop !== 'allowed' && dpop !== 'required' && dpop !== 'disabled') throw new TypeError("fastify-token-auth: options.dpop must be 'allowed', 'required' or 'disabled'")
   if (typeof allowQuery !== 'boolean') throw new TypeError('fastify-token-auth: options.allowQuery must be a boolean')
+  const allowBody = options.allowBody ?? OTHER_DEFAULTS.allowBody
+  if (typeof allowBody !== 'boolean') throw new TypeError('fastify-token-auth: options.allowBody must be a boolean')
   const ownsCache = !(options.cache instanceof TokenCache)
   const cache = options.cache instanceof TokenCache ? options.cache : new TokenCache(options.cache ?? {}, 'fastify-token-auth: options.cache')
   const settings = resolveSettings(
@@ -138,7 +147,7 @@ export function normalizeOptions(options: TokenAuthPluginOptions, log: Logger): 
   return {
     provider,
     realm,
-    extract: { maxTokenLength: settings.maxTokenLength, allowQuery, dpop: dpop !== 'disabled' },
+    extract: { maxTokenLength: settings.maxTokenLength, allowQuery, allowBody, dpop: dpop !== 'disabled' },
     settings,
     ownsCache,
     revalidate: revalidateOptions(options.revalidate, cache),

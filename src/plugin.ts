@@ -10,7 +10,7 @@ import { accessRule, challengeScopes, type AccessRule, type AccessRuleConfig } f
 import { buildFailure, isAuthFailure, type Auth, type AuthFailure } from './auth.js'
 import { NO_PROOF } from './binding.js'
 import { Engine } from './engine.js'
-import { extractToken, NO_TOKEN, usesDpopScheme } from './extract-token.js'
+import { extractToken, hasFormBody, NO_TOKEN, usesDpopScheme } from './extract-token.js'
 import { HttpFacts } from './http-facts.js'
 import { normalizeOptions, type TokenAuthPluginOptions } from './options.js'
 import { sendFailure, type ChallengeSettings } from './reply.js'
@@ -42,9 +42,9 @@ async function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPlugi
     }
   }
 
-  /** The HTTP door: extracts the token, runs it through the engine under the route's rule. */
-  function authenticateRequest(request: FastifyRequest, rule: RouteRule): void | Promise<void> {
-    const found = extractToken({ authorization: request.headers.authorization, rawHeaders: request.raw.rawHeaders, query: request.query }, extract)
+  /** The HTTP door: extracts the token (from the parsed body too, once there is one), runs it through the engine under the route's rule. */
+  function authenticateRequest(request: FastifyRequest, rule: AccessRule, body?: unknown): void | Promise<void> {
+    const found = extractToken({ authorization: request.headers.authorization, rawHeaders: request.raw.rawHeaders, query: request.query, body }, extract)
     if (typeof found !== 'string') {
       request.authFailure = found === NO_TOKEN ? engine.missing : buildFailure(provider.name, found.key, found.description)
       return
@@ -92,18 +92,9 @@ async function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPlugi
     routeOptions.config = settleRouteConfig(routeOptions.config, where, { websocket: (routeOptions as { websocket?: unknown }).websocket === true, url: routeOptions.url ?? '' })
   })
 
-  // Callback style, so that a cache hit allocates no promise.
-  fastify.addHook('preParsing', function tokenAuthPreParsing(request, reply, _payload, next) {
-    const rule = ruleOf(request)
-    if (rule.skip) return next()
-    if (rule.websocket && isUpgrade(request.method, request.headers)) {
-      sockets.authenticate(request, rule).then((result) => {
-        setResult(request, result)
-        if (rule.socket.firstMessage || !(rule.enforce && refused(request, reply, rule))) next()
-      }, next)
-      return
-    }
-    const pending = authenticateRequest(request, rule)
+  /** Authenticates and enforces; `next` once the request may go on. */
+  function guard(request: FastifyRequest, reply: FastifyReply, rule: RouteRule, body: unknown, next: (err?: Error) => void): void {
+    const pending = authenticateRequest(request, rule, body)
     if (pending === undefined) {
       if (!(rule.enforce && refused(request, reply, rule))) next()
       return
@@ -111,7 +102,34 @@ async function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPlugi
     pending.then(() => {
       if (!(rule.enforce && refused(request, reply, rule))) next()
     }, next)
+  }
+
+  // Callback style, so that a cache hit allocates no promise.
+  fastify.addHook('preParsing', function tokenAuthPreParsing(request, reply, _payload, next) {
+    const rule = ruleOf(request)
+    if (rule.skip) return next()
+    // A token may be in the body: authenticated once the body is parsed (preValidation).
+    if (extract.allowBody === true && hasFormBody(request.method, request.headers['content-type'])) {
+      formRequests.add(request)
+      return next()
+    }
+    if (rule.websocket && isUpgrade(request.method, request.headers)) {
+      sockets.authenticate(request, rule).then((result) => {
+        setResult(request, result)
+        if (rule.socket.firstMessage || !(rule.enforce && refused(request, reply, rule))) next()
+      }, next)
+      return
+    }
+    guard(request, reply, rule, undefined, next)
   })
+
+  const formRequests = new WeakSet<FastifyRequest>()
+  if (extract.allowBody === true) {
+    fastify.addHook('preValidation', function tokenAuthFormBody(request, reply, next) {
+      if (!formRequests.has(request)) return next()
+      guard(request, reply, ruleOf(request), request.body, next)
+    })
+  }
 
   if (settled.resourceMetadata !== undefined) {
     const { path, document } = settled.resourceMetadata
@@ -119,6 +137,10 @@ async function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPlugi
   }
 
   fastify.addHook('onReady', function attachSockets(ready) {
+    if (extract.allowBody === true && !this.hasContentTypeParser('application/x-www-form-urlencoded')) {
+      ready(new TypeError('fastify-token-auth: options.allowBody needs a parser for application/x-www-form-urlencoded bodies: register @fastify/formbody'))
+      return
+    }
     sockets.listen((this as FastifyInstance & { websocketServer?: EventEmitter }).websocketServer)
     ready()
   })
