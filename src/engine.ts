@@ -299,7 +299,8 @@ export class Engine {
     const name = this.provider.name
     const refused = (message: string, reason: FailureReason): { result: AuthFailure; key: undefined } =>
       ({ result: buildFailure(name, 'invalid_token', message, undefined, reason), key: undefined })
-    if (this.#tickets === undefined) return refused('Connection tickets are not enabled', 'malformed')
+    // Whether tickets are enabled is this API's configuration: the client hears only that its ticket is invalid.
+    if (this.#tickets === undefined) return refused(TICKET_FAILURES.signature, 'malformed')
     const checked = this.#tickets.verify(ticket)
     if (!checked.ok) return refused(TICKET_FAILURES[checked.reason], checked.reason === 'expired' ? 'expired' : 'malformed')
     const { payload } = checked

@@ -113,7 +113,8 @@ function failureOutcome(err: unknown, provider: Provider<unknown>, token: string
   }
   if (isProviderUnavailableError(err)) {
     log.warn({ tokenAuth: { provider: name, token: tokenRef, key: 'provider_unavailable', err: describeError(err, token) } }, 'identity provider unavailable')
-    return { failure: buildFailure(name, 'provider_unavailable', publicMessage(err.message, token), err.retryAfter, err.reason), cacheable: false }
+    // The public text stays generic: which endpoint failed and how is this API's business (the log has it).
+    return { failure: buildFailure(name, 'provider_unavailable', undefined, err.retryAfter, err.reason), cacheable: false }
   }
   // Anything else is a bug in the provider or its configuration: fail closed, loudly, and do not remember it.
   log.error({ tokenAuth: { provider: name, token: tokenRef, key: 'provider_unavailable', err: describeError(err, token) } }, 'provider threw an unexpected error')
