@@ -21,6 +21,7 @@ import type { FailureReason } from './errors.js'
 import type { Logger, Provider } from './provider.js'
 import { callProvider, validateNow, type CallSettings } from './provider-call.js'
 import type { RevocationMessage } from './store.js'
+import type { RefusalGuard } from './refusal-guard.js'
 import { authFromTicket, type TicketReason, type Tickets } from './ticket.js'
 
 export { NO_RULE, type AccessRule } from './access-rule.js'
@@ -41,6 +42,8 @@ export interface EngineOptions {
   tickets?: Tickets
   /** Remembers DPoP proofs seen (single use); shared by engines that share a cache. Default: one of its own. */
   verifier?: DpopVerifier
+  /** Refuses a client's new tokens with 429 once it had too many refused by the identity provider. */
+  guard?: RefusalGuard
   /** Where configuration errors point, e.g. `fastify-token-auth: options`. */
   path?: string
 }
@@ -95,12 +98,14 @@ export class Engine {
   readonly missing: AuthFailure
   readonly #tickets: Tickets | undefined
   readonly #verifier: DpopVerifier
+  readonly #guard: RefusalGuard | undefined
   readonly #revoked: AuthFailure
   readonly #revocationListeners = new Set<(message: RevocationMessage) => void>()
 
-  constructor({ provider, settings, dpop = 'allowed', tickets, verifier = new DpopVerifier(), path = 'options' }: EngineOptions) {
+  constructor({ provider, settings, dpop = 'allowed', tickets, verifier = new DpopVerifier(), guard, path = 'options' }: EngineOptions) {
     this.provider = provider
     this.#verifier = verifier
+    this.#guard = guard
     this.settings = settings
     this.dpop = dpop
     this.#tickets = tickets
@@ -158,6 +163,14 @@ export class Engine {
         return 'auth' in outcome ? this.#admit(withToken(outcome.auth, token), facts, rule) : outcome.failure
       }
       underWay = now?.started
+      // A call to the identity provider is due: a client that had too many tokens refused waits.
+      const client = this.#guard === undefined ? undefined : facts.client?.()
+      const wait = this.#guard?.blocked(client)
+      if (wait !== undefined) {
+        underWay?.then(undefined, () => {})
+        return this.#publish(key, buildFailure(this.provider.name, 'too_many_attempts', undefined, wait, 'rate_limited'), 'miss', started, observed)
+      }
+      if (client !== undefined) return this.#guarded(this.#fly(token, key, underWay), client, token, facts, rule, key, started, observed)
     }
     const flight = joined ?? this.#fly(token, key, underWay)
     return flight.then((outcome) => {
@@ -166,6 +179,16 @@ export class Engine {
         const event = outcome.breakerOpen === true ? 'breaker' : 'auth' in outcome && outcome.stale === true ? 'stale' : joined !== undefined ? 'joined' : 'miss'
         this.#publish(key, result, event, started, true)
       }
+      return 'auth' in outcome ? this.#admit(withToken(outcome.auth, token), facts, rule) : outcome.failure
+    })
+  }
+
+  /** A flight whose refusal counts against the client that started it. */
+  #guarded(flight: Promise<Outcome>, client: string, token: string, facts: Facts, rule: AccessRule, key: string, started: number, observed: boolean): Promise<Auth | AuthFailure> {
+    return flight.then((outcome) => {
+      if ('failure' in outcome && outcome.cacheable) this.#guard!.refused(client)
+      const result = 'auth' in outcome ? outcome.auth : outcome.failure
+      if (observed) this.#publish(key, result, outcome.breakerOpen === true ? 'breaker' : 'miss', started, true)
       return 'auth' in outcome ? this.#admit(withToken(outcome.auth, token), facts, rule) : outcome.failure
     })
   }

@@ -19,11 +19,15 @@ import { ruleOf, settleRouteConfig, toRule, type RouteRule } from './route-rule.
 import { SocketDoor } from './socket-door.js'
 import type { TokenAuthDecorator } from './types.js'
 import { isUpgrade } from './upgrade.js'
+import { canCloseUpgrade, refuseByClosing } from './upgrade-refusal.js'
 
 async function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPluginOptions): Promise<void> {
+  if (fastify.hasDecorator('tokenAuth')) {
+    throw new Error('fastify-token-auth is already registered in this scope or a parent one: register it once per scope (sibling scopes may have one each)')
+  }
   const settled = normalizeOptions(options, fastify.log)
   const { provider, extract, settings, publicUrl } = settled
-  const engine = new Engine({ provider, settings, dpop: settled.dpop, tickets: settled.tickets, path: 'fastify-token-auth: options' })
+  const engine = new Engine({ provider, settings, dpop: settled.dpop, tickets: settled.tickets, guard: settled.guard, path: 'fastify-token-auth: options' })
   const challenges: ChallengeSettings = { realm: settled.realm, resourceMetadata: settled.resourceMetadata?.url, dpop: settled.dpop }
   const sockets = new SocketDoor(engine, extract, publicUrl, fastify.log)
   const events = new EventEmitter<{ revoked: [RevokedEvent] }>()
@@ -116,7 +120,10 @@ async function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPlugi
     if (rule.websocket && isUpgrade(request.method, request.headers)) {
       sockets.authenticate(request, rule).then((result) => {
         setResult(request, result)
-        if (rule.socket.firstMessage || !(rule.enforce && refused(request, reply, rule))) next()
+        if (rule.socket.firstMessage || !rule.enforce || request.auth !== null) return next()
+        // A page sees a refused upgrade only as close 1006: where asked, it is accepted and closed with the reason.
+        if ((rule.upgradeRefusal ?? settled.upgradeRefusal) === 'close' && canCloseUpgrade(request)) return refuseByClosing(request, reply, result as AuthFailure)
+        refused(request, reply, rule)
       }, next)
       return
     }

@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify'
 import type { RouteAuthConfig } from './types.js'
 import { ACCESS_RULE_KEYS, accessRule, NO_RULE, type AccessRule } from './access-rule.js'
 import { integerOption } from './defaults.js'
+import { checkUpgradeRefusal } from './options.js'
 import { SOCKET_DEFAULTS, type SocketRule } from './websocket.js'
 
 export interface RouteRule extends AccessRule {
@@ -15,6 +16,8 @@ export interface RouteRule extends AccessRule {
   readonly websocket: boolean
   /** The route's URL pattern, e.g. `/stream` (what a connection ticket is bound to). */
   readonly url: string
+  /** How a refused upgrade of this route is answered, when it says (else the plugin's option). */
+  readonly upgradeRefusal?: 'http' | 'close'
   readonly socket: SocketRule
 }
 
@@ -24,7 +27,7 @@ const SKIP: RouteRule = Object.freeze({ ...OPTIONAL, skip: true })
 const REQUIRED: RouteRule = Object.freeze({ ...OPTIONAL, enforce: true })
 const kRule = Symbol('fastify-token-auth.rule')
 /** Every key `config.auth` may hold: any other is refused at startup (a typo must not drop a check). */
-const RULE_KEYS = [...ACCESS_RULE_KEYS, 'firstMessage', 'authTimeout', 'onExpire', 'reauthGrace']
+const RULE_KEYS = [...ACCESS_RULE_KEYS, 'firstMessage', 'authTimeout', 'onExpire', 'reauthGrace', 'upgradeRefusal']
 
 
 /** Where the route is: a WebSocket route or not, and its URL pattern. */
@@ -51,6 +54,7 @@ export function toRule(config: RouteAuthConfig | undefined, where: string, site:
   const firstMessage = config.firstMessage ?? false
   return Object.freeze({
     ...access,
+    ...(config.upgradeRefusal === undefined ? {} : { upgradeRefusal: checkUpgradeRefusal(config.upgradeRefusal, `fastify-token-auth: ${where}.upgradeRefusal`) }),
     skip: false,
     // With first-message authentication the upgrade itself carries no token.
     enforce: !firstMessage,

@@ -22,6 +22,8 @@ export type RouteAuthConfig = boolean | (AccessRuleConfig & {
   onExpire?: 'close' | 'reauth'
   /** WebSocket routes: ms a socket has to re-authenticate after `reauth_required`. Default 10,000. */
   reauthGrace?: number
+  /** WebSocket routes: how a refused upgrade is answered (see the plugin's `upgradeRefusal`). */
+  upgradeRefusal?: 'http' | 'close'
 })
 
 export interface TokenAuthDecorator {

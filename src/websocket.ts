@@ -71,7 +71,7 @@ interface Session {
 }
 
 /** WebSocket close codes: 4000 + the HTTP status, as is customary; 1013 "try again later" for outages. */
-function closeCode(failure: AuthFailure): number {
+export function closeCode(failure: AuthFailure): number {
   return failure.status === 503 ? 1013 : 4000 + failure.status
 }
 

@@ -77,6 +77,6 @@ test('without allowBody a body token is no credential', async () => {
 test('allowBody without a form parser fails at startup, naming what to register', async () => {
   const app = Fastify()
   await app.register(fastifyTokenAuth, { provider: testProvider({ tokens: {} }), allowBody: true })
-  await assert.rejects(app.ready(), /allowBody needs a parser .* @fastify\/formbody/)
+  await assert.rejects(async () => { await app.ready() }, /allowBody needs a parser .* @fastify\/formbody/)
   await app.close()
 })
