@@ -3,6 +3,7 @@
 // (test/helpers/fault-server.ts) and real JWKS and discovery fetches. No attribute ever holds a token.
 import assert from 'node:assert/strict'
 import { generateKeyPairSync, sign } from 'node:crypto'
+import { once } from 'node:events'
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test'
 import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes } from '@opentelemetry/api'
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
@@ -15,6 +16,7 @@ import fastifyTokenAuth, { type AnyProvider } from '../src/index.js'
 import { instrument } from '../src/otel.js'
 import { introspectionProvider } from '../providers/introspection.js'
 import { jwtProvider } from '../providers/jwt.js'
+import { testProvider } from '../providers/test.js'
 import { clearDiscoveryCache } from '../providers/discovery.js'
 import { startFaultServer, type FaultServer } from './helpers/fault-server.js'
 
@@ -177,6 +179,19 @@ describe('validations and provider calls (introspection at a real local server)'
     assert.equal(span!.attributes['token_auth.outcome'], 'invalid_token')
     assert.equal(span!.status.code, SpanStatusCode.UNSET)
     assert.equal(span!.attributes['error.type'], undefined)
+  })
+})
+
+describe('background re-validation', () => {
+  test('each cached token checked again is counted by outcome', async () => {
+    const name = `otel-reval-${++counter}`
+    const provider = testProvider({ name, tokens: { 'reval-token.1': { sub: 'carol', exp: Math.floor(Date.now() / 1000) + 3600 } } })
+    await appWith(provider, { revalidate: { interval: 50 } })
+    assert.equal(await get('reval-token.1'), 200)
+    provider.setToken('reval-token.1', undefined)
+    await once(app!.tokenAuth.events, 'revoked')
+    const found = await points('token_auth.revalidations')
+    assert.equal(valueWhere(found, { 'token_auth.provider': name, 'token_auth.outcome': 'revoked' }), 1)
   })
 })
 
