@@ -26,7 +26,7 @@ app.get('/me', { config: { auth: true } }, async (request) => {
   same<typeof request.authFailure, AuthFailure | null>(true)
   return request.auth.uid
 })
-same<AuthFailure['errors'][number]['messageKey'], 'missing_token' | 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'provider_unavailable' | 'invalid_dpop_proof'>(true)
+same<AuthFailure['errors'][number]['messageKey'], 'missing_token' | 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'provider_unavailable' | 'invalid_dpop_proof' | 'too_many_attempts'>(true)
 same<ReturnType<typeof app.tokenAuth.verify>, Promise<Auth | AuthFailure>>(true)
 
 app.requireAuth({ scopes: ['admin'] })
