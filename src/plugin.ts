@@ -62,7 +62,9 @@ async function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPlugi
 
   fastify.addHook('onRoute', (routeOptions) => {
     const where = `route ${String(routeOptions.method)} ${routeOptions.url} config.auth`
-    routeOptions.config = settleRouteConfig(routeOptions.config, where, { websocket: (routeOptions as { websocket?: unknown }).websocket === true, url: routeOptions.url ?? '' })
+    // @fastify/websocket routes: `websocket: true`, or a `wsHandler` beside an HTTP handler.
+    const { websocket, wsHandler } = routeOptions as { websocket?: unknown; wsHandler?: unknown }
+    routeOptions.config = settleRouteConfig(routeOptions.config, where, { websocket: websocket === true || typeof wsHandler === 'function', url: routeOptions.url ?? '', known: true })
   })
 
   // Callback style, so that a cache hit allocates no promise.
@@ -74,7 +76,7 @@ async function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPlugi
       formRequests.add(request)
       return next()
     }
-    if (rule.websocket && isUpgrade(request.method, request.headers)) return door.upgrade(request, reply, rule, next)
+    if (rule.websocket && isUpgrade(request as FastifyRequest & { ws?: unknown })) return door.upgrade(request, reply, rule, next)
     door.pass(request, reply, rule, undefined, next)
   })
 

@@ -30,13 +30,16 @@ const kRule = Symbol('fastify-token-auth.rule')
 const RULE_KEYS = [...ACCESS_RULE_KEYS, 'firstMessage', 'authTimeout', 'onExpire', 'reauthGrace', 'upgradeRefusal']
 
 
-/** Where the route is: a WebSocket route or not, and its URL pattern. */
+/** Where the route is: a WebSocket route or not, and its URL pattern; `known` when onRoute saw it. */
 export interface RouteSite {
   websocket: boolean
   url: string
+  known?: boolean
 }
 
 const PLAIN_SITE: RouteSite = Object.freeze({ websocket: false, url: '' })
+/** Keys that mean something on a WebSocket route only. */
+const SOCKET_KEYS = ['firstMessage', 'authTimeout', 'onExpire', 'reauthGrace', 'upgradeRefusal']
 
 function sited(rule: RouteRule, site: RouteSite): RouteRule {
   return site.websocket || site.url !== '' ? Object.freeze({ ...rule, websocket: site.websocket, url: site.url }) : rule
@@ -48,6 +51,10 @@ export function toRule(config: RouteAuthConfig | undefined, where: string, site:
   if (config === true) return sited(REQUIRED, site)
   if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new TypeError(`fastify-token-auth: ${where} must be true, false or { scopes: string[] }`)
   const access = accessRule(config, `fastify-token-auth: ${where}`, RULE_KEYS)
+  const socketKey = SOCKET_KEYS.find((name) => Object.hasOwn(config, name))
+  if (socketKey !== undefined && site.known === true && !site.websocket) {
+    throw new TypeError(`fastify-token-auth: ${where}: ${socketKey} is for WebSocket routes only (websocket: true or wsHandler)`)
+  }
   const onExpire = config.onExpire ?? SOCKET_DEFAULTS.onExpire
   if (onExpire !== 'close' && onExpire !== 'reauth') throw new TypeError(`fastify-token-auth: ${where}.onExpire must be 'close' or 'reauth'`)
   if (config.firstMessage !== undefined && typeof config.firstMessage !== 'boolean') throw new TypeError(`fastify-token-auth: ${where}.firstMessage must be a boolean`)
@@ -56,8 +63,8 @@ export function toRule(config: RouteAuthConfig | undefined, where: string, site:
     ...access,
     ...(config.upgradeRefusal === undefined ? {} : { upgradeRefusal: checkUpgradeRefusal(config.upgradeRefusal, `fastify-token-auth: ${where}.upgradeRefusal`) }),
     skip: false,
-    // With first-message authentication the upgrade itself carries no token.
-    enforce: !firstMessage,
+    // An upgrade to a first-message route carries no token (the socket door knows); any other request must.
+    enforce: true,
     websocket: site.websocket,
     url: site.url,
     socket: Object.freeze({

@@ -1,8 +1,10 @@
 // Where a WebSocket upgrade may carry its credential besides the Authorization header: a
 // connection ticket (`?ticket=`), or the Sec-WebSocket-Protocol list (`bearer, <token>`, for
 // browsers). The token is taken out of the protocol list, so the server never echoes it. Only a
-// real upgrade (RFC 6455 §4.1: GET with `Connection: upgrade` and `Upgrade: websocket`) to a
-// WebSocket route may use them; anything else is an ordinary request with ordinary credentials.
+// real upgrade to a WebSocket route may use them; anything else is an ordinary request with
+// ordinary credentials. "Real" is what Node did, not what the headers seem to say: Node's parser
+// also upgrades on `Proxy-Connection: upgrade` and does not on `Connection: upgrade\xa0`, so the
+// request counts as an upgrade when @fastify/websocket received it from Node's 'upgrade' event.
 import type { IncomingHttpHeaders } from 'node:http'
 import { checkToken, extractToken, TWO_WAYS, type ExtractFailure, type ExtractOptions } from './extract-token.js'
 
@@ -15,13 +17,12 @@ export type UpgradeCredential =
 
 export const BAD_TICKET_PARAM = Object.freeze({ key: 'invalid_request' as const, description: 'The ticket parameter must appear once' })
 
-/** Whether a request is a WebSocket opening handshake (RFC 6455 §4.1), not just one header of it. */
-export function isUpgrade(method: string, headers: IncomingHttpHeaders): boolean {
-  const { upgrade, connection } = headers
-  if (method !== 'GET' || typeof upgrade !== 'string' || typeof connection !== 'string') return false
-  if (upgrade.trim().toLowerCase() !== 'websocket') return false
-  // Connection is a list of tokens: `keep-alive, Upgrade` names it too.
-  return connection.split(',').some((option) => option.trim().toLowerCase() === 'upgrade')
+/**
+ * Whether Node upgraded this request (it came through its 'upgrade' event, as @fastify/websocket
+ * marks with `request.ws` in its onRequest hook, which runs before this plugin's preParsing).
+ */
+export function isUpgrade(request: { method: string; ws?: unknown }): boolean {
+  return request.ws === true && request.method === 'GET'
 }
 
 /** Removes `bearer, <token>` from Sec-WebSocket-Protocol; returns the token, if there was one. */

@@ -221,7 +221,9 @@ describe('options', () => {
     const app = Fastify()
     await app.register(fastifyTokenAuth, { provider })
     assert.throws(() => app.get('/admin', { config: { auth: { scope: ['admin'] } as never } }, async () => 'x'), /route GET \/admin config\.auth: unknown key "scope"/)
-    assert.throws(() => app.get('/ws', { config: { auth: { authTimeout: 2 ** 31 } } }, async () => 'x'), /authTimeout must be an integer from 1 to 2,147,483,647/)
+    assert.throws(() => app.get('/ws', { websocket: true, config: { auth: { authTimeout: 2 ** 31 } } } as never, async () => 'x'), /authTimeout must be an integer from 1 to 2,147,483,647/)
+    // Socket keys on an HTTP route would mean nothing, and firstMessage would drop enforcement.
+    assert.throws(() => app.get('/http', { config: { auth: { scopes: ['admin'], firstMessage: true } } }, async () => 'x'), /firstMessage is for WebSocket routes only/)
     assert.throws(() => app.get('/r', { preHandler: app.requireAuth({ scopes: ['a'], scope: ['b'] } as never) }, async () => 'x'), /requireAuth\(\): unknown key "scope"/)
     await app.close()
   })

@@ -6,9 +6,10 @@ import { after, before, describe, test } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyWebsocket from '@fastify/websocket'
 import fastifyTokenAuth from '../src/index.js'
-import { testProvider } from '../providers/test.js'
+import { testProvider, type TestProvider } from '../providers/test.js'
 import type { DpopMode } from '../src/dpop.js'
 import { rawRequest } from './helpers/raw-http.js'
+import { handshake, rawWebSocket } from './helpers/raw-ws.js'
 import { connect } from './helpers/ws.js'
 
 const exp = (): number => Math.floor(Date.now() / 1000) + 3600
@@ -146,5 +147,69 @@ describe('F6: sockets apply sender binding and the dpop mode as HTTP does', () =
       assert.deepEqual(await firstMessage(s.base, TOKENS.dpopBound), { code: 4401, reason: 'invalid_token', ok: false })
       assert.deepEqual(await firstMessage(s.base, TOKENS.plain), { code: 0, reason: 'auth_ok', ok: true })
     })
+  })
+})
+
+describe("what Node upgrades is an upgrade (the review's round three)", () => {
+  let app: FastifyInstance
+  let port: number
+  let handled: string[]
+  before(async () => {
+    handled = []
+    const provider = testProvider({ tokens: { [TOKENS.plain]: { sub: 'u', scope: 'orders:read', exp: exp() } } })
+    app = Fastify()
+    await app.register(fastifyWebsocket)
+    await app.register(fastifyTokenAuth, { provider, upgradeRefusal: 'close' })
+    const onMessage = (socket: { on(event: 'message', listener: (data: unknown) => void): void; send(data: string): void }): void => {
+      socket.on('message', (data) => { handled.push(String(data)); socket.send(`echo ${String(data)}`) })
+    }
+    app.get('/first', { websocket: true, config: { auth: { firstMessage: true } } }, onMessage)
+    app.get('/stream', { websocket: true, config: { auth: true } }, onMessage)
+    // @fastify/websocket's other way to declare a socket route: an HTTP handler beside a wsHandler.
+    app.route({ method: 'GET', url: '/both', handler: async () => ({ http: true }), wsHandler: onMessage, config: { auth: { firstMessage: true } } } as never)
+    await app.listen({ host: '127.0.0.1', port: 0 })
+    port = (app.server.address() as { port: number }).port
+  })
+  after(() => app.close())
+
+  test('Proxy-Connection: upgrade on a first-message route: nothing reaches the handler before auth', async () => {
+    const socket = await rawWebSocket(port, handshake('/first', { Upgrade: 'websocket', 'Proxy-Connection': 'Upgrade' }))
+    assert.match(socket.head, /^HTTP\/1\.1 101/)
+    socket.send('before-auth')
+    socket.send(JSON.stringify({ type: 'auth', token: TOKENS.plain }))
+    const first = await socket.next()
+    assert.equal(JSON.parse(first.payload.toString()).type, 'auth_ok')
+    assert.ok(!handled.includes('before-auth'), 'the message before authentication was not delivered')
+    socket.destroy()
+  })
+
+  test('Proxy-Connection: upgrade with a token: the socket is under care and closes on revocation', async () => {
+    const token = 'proxy-connection-token.1'
+    const provider = app.tokenAuth.provider as TestProvider
+    provider.setToken(token, { sub: 'p', scope: 'orders:read', exp: exp() })
+    const socket = await rawWebSocket(port, handshake('/stream', { Upgrade: 'websocket', 'Proxy-Connection': 'Upgrade', Authorization: `Bearer ${token}` }))
+    assert.match(socket.head, /^HTTP\/1\.1 101/)
+    await app.tokenAuth.revoke(token)
+    const close = await socket.next()
+    assert.equal(close.opcode, 0x8)
+    assert.equal(close.payload.readUInt16BE(0), 4401)
+    socket.destroy()
+  })
+
+  test('a wsHandler route is a WebSocket route: first-message auth applies, and its HTTP side still needs a token', async () => {
+    const client = connect(`ws://127.0.0.1:${port}/both`)
+    await client.opened
+    client.ws.send('early')
+    client.ws.send(JSON.stringify({ type: 'auth', token: TOKENS.plain }))
+    assert.equal((await client.next() as { type: string }).type, 'auth_ok')
+    assert.ok(!handled.includes('early'))
+    client.ws.close()
+    assert.equal((await app.inject({ url: '/both' })).statusCode, 401)
+    assert.equal((await app.inject({ url: '/both', headers: { authorization: `Bearer ${TOKENS.plain}` } })).statusCode, 200)
+  })
+
+  test("a Connection header Node does not read as an upgrade is an ordinary request: no 101 from upgradeRefusal 'close'", async () => {
+    const response = await rawRequest(port, handshake('/stream', { Upgrade: 'websocket', Connection: 'Upgrade\xa0' }).replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n'))
+    assert.notEqual(response.status, 101)
   })
 })
