@@ -4,8 +4,10 @@
 // that count refused requests (a real identity provider counts the introspections), refused
 // upgrades that leave no socket behind, error bodies that keep their shape under a strict response
 // schema, and provider errors that quote the token (percent-encoded, base64-decoded) kept out of
-// the body, the challenge and the log.
+// the body, the challenge and the log. Then what the README says about hooks of theirs that run
+// too late, proxies (trustProxy, publicUrl) and logging (pino redact).
 import assert from 'node:assert/strict'
+import { createHash, randomUUID } from 'node:crypto'
 import { connect as netConnect, type Socket } from 'node:net'
 import { Writable } from 'node:stream'
 import { after, before, describe, test } from 'node:test'
@@ -14,6 +16,7 @@ import fastifyCors from '@fastify/cors'
 import fastifyHelmet from '@fastify/helmet'
 import fastifyRateLimit, { type RateLimitPluginOptions } from '@fastify/rate-limit'
 import fastifyWebsocket from '@fastify/websocket'
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose'
 import type { WebSocket } from 'ws'
 import fastifyTokenAuth, { defineProvider, InvalidTokenError, ProviderUnavailableError, type Claims, type TokenAuthPluginOptions } from '../src/index.js'
 import { introspectionProvider } from '../providers/introspection.js'
@@ -255,6 +258,110 @@ for (const order of ORDERS) {
     })
   })
 }
+
+describe("their hooks that run after preParsing come too late for our refusals (README: keep their default hook)", () => {
+  test("@fastify/cors with hook: 'preHandler' puts no CORS header on our 401; @fastify/rate-limit with hook: 'preHandler' counts no refusal", async () => {
+    const app = Fastify()
+    await app.register(fastifyCors, { origin: ORIGIN, hook: 'preHandler' })
+    await app.register(fastifyRateLimit, { max: 1, timeWindow: 60_000, hook: 'preHandler' })
+    await app.register(fastifyTokenAuth, { provider: readerProvider(), refusalLimit: false })
+    app.get('/orders', { config: { auth: true } }, async (request) => ({ uid: request.auth.uid }))
+    const refused = await app.inject({ url: '/orders', headers: { origin: ORIGIN } })
+    assert.equal(refused.statusCode, 401)
+    assert.equal(refused.headers['access-control-allow-origin'], undefined)
+    for (let i = 0; i < 5; i++) assert.equal((await app.inject({ url: '/orders', headers: { authorization: `Bearer guess-${i}.x` } })).statusCode, 401)
+    // Accepted requests do reach those hooks: CORS on a 200, and the limit counts them.
+    const ok = await app.inject({ url: '/orders', headers: { origin: ORIGIN, authorization: `Bearer ${READER}` } })
+    assert.deepEqual([ok.statusCode, ok.headers['access-control-allow-origin']], [200, ORIGIN])
+    assert.equal((await app.inject({ url: '/orders', headers: { authorization: `Bearer ${READER}` } })).statusCode, 429)
+    await app.close()
+  })
+})
+
+describe('behind a proxy', () => {
+  type Key = Awaited<ReturnType<typeof generateKeyPair>>
+  const BOUND = 'dpop-bound-token.eco'
+  let key: Key
+  before(async () => { key = await generateKeyPair('ES256', { extractable: true }) })
+
+  async function proofFor(htu: string): Promise<string> {
+    return new SignJWT({ jti: randomUUID(), htm: 'GET', htu, iat: nowS(), ath: createHash('sha256').update(BOUND).digest('base64url') })
+      .setProtectedHeader({ typ: 'dpop+jwt', alg: 'ES256', jwk: await exportJWK(key.publicKey) }).sign(key.privateKey)
+  }
+  async function dpopApp(fastify: FastifyServerOptions, ours: { publicUrl?: string } = {}): Promise<FastifyInstance> {
+    const jkt = await calculateJwkThumbprint(await exportJWK(key.publicKey), 'sha256')
+    const app = Fastify(fastify)
+    await app.register(fastifyTokenAuth, { provider: testProvider({ tokens: { [BOUND]: { sub: 'alice', exp: nowS() + 3600, cnf: { jkt } } } }), ...ours })
+    app.get('/orders', { config: { auth: true } }, async (request) => ({ uid: request.auth.uid }))
+    return app
+  }
+  /** What a TLS-terminating proxy forwards for https://api.example/orders: the client's proof, its own Host. */
+  const forwarded = async (app: FastifyInstance, headers: Record<string, string>, url = '/orders') =>
+    app.inject({ url, headers: { host: 'orders-svc:8080', authorization: `DPoP ${BOUND}`, dpop: await proofFor('https://api.example/orders'), ...headers } })
+
+  test('DPoP htu: with trustProxy, X-Forwarded-Proto and X-Forwarded-Host give the public URL; without it, the proof names another URL', async () => {
+    const xfwd = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'api.example' }
+    const trusting = await dpopApp({ trustProxy: true })
+    assert.equal((await forwarded(trusting, xfwd)).statusCode, 200)
+    await trusting.close()
+    const naive = await dpopApp({})
+    const refused = await forwarded(naive, xfwd)
+    assert.deepEqual([refused.statusCode, refused.json().error], [401, 'invalid_dpop_proof'])
+    await naive.close()
+  })
+
+  test("publicUrl: for a proxy that sends only RFC 7239 Forwarded (Fastify reads none of it) or strips a prefix", async () => {
+    const onlyForwarded = { forwarded: 'for=198.51.100.7;proto=https;host=api.example' }
+    const trusting = await dpopApp({ trustProxy: true })
+    assert.equal((await forwarded(trusting, onlyForwarded)).json().error, 'invalid_dpop_proof', 'trustProxy alone does not read Forwarded')
+    await trusting.close()
+    const stated = await dpopApp({ trustProxy: true }, { publicUrl: 'https://api.example' })
+    assert.equal((await forwarded(stated, onlyForwarded)).statusCode, 200)
+    await stated.close()
+    // https://api.example/v1/orders reaches the service as /orders.
+    const stripped = await dpopApp({}, { publicUrl: 'https://api.example/v1' })
+    const response = await stripped.inject({ url: '/orders', headers: { host: 'orders-svc:8080', authorization: `DPoP ${BOUND}`, dpop: await proofFor('https://api.example/v1/orders') } })
+    assert.equal(response.statusCode, 200)
+    await stripped.close()
+  })
+
+  test('the refusal guard counts per request.ip: without trustProxy every client behind the proxy shares one budget', async () => {
+    const otherClientStatus = async (trustProxy: boolean): Promise<number> => {
+      const app = Fastify({ trustProxy })
+      await app.register(fastifyTokenAuth, { provider: readerProvider(), refusalLimit: { max: 3, window: 60_000 } })
+      app.get('/orders', { config: { auth: true } }, async (request) => ({ uid: request.auth.uid }))
+      for (let i = 0; i < 3; i++) await app.inject({ url: '/orders', headers: { authorization: `Bearer guess-${i}.x`, 'x-forwarded-for': '203.0.113.1' } })
+      // Another client, behind the same proxy, sends its first (unknown) token.
+      const other = await app.inject({ url: '/orders', headers: { authorization: 'Bearer other-client.x', 'x-forwarded-for': '203.0.113.2' } })
+      await app.close()
+      return other.statusCode
+    }
+    assert.equal(await otherClientStatus(true), 401, 'with trustProxy: its own budget')
+    assert.equal(await otherClientStatus(false), 429, 'without: the proxy address is the client, shared by all')
+  })
+})
+
+describe('logging', () => {
+  test("pino redact keeps Authorization and DPoP headers out of a custom serializer's lines", async () => {
+    const lines: string[] = []
+    const stream = new Writable({ write(chunk: Buffer, _encoding, done) { lines.push(String(chunk)); done() } })
+    // A serializer that logs headers, as many do; redact is what keeps the credentials out.
+    const app = Fastify({ logger: {
+      stream,
+      serializers: { req: (request) => ({ method: request.method, url: request.url, headers: request.headers }) },
+      redact: ['req.headers.authorization', 'req.headers.dpop'],
+    } })
+    await app.register(fastifyTokenAuth, { provider: readerProvider() })
+    app.get('/orders', { config: { auth: true } }, async (request) => ({ uid: request.auth.uid }))
+    await app.inject({ url: '/orders', headers: { authorization: `Bearer ${READER}`, dpop: 'proof.jwt.value', 'x-trace': 'kept' } })
+    await app.close()
+    const logged = lines.join('')
+    assert.match(logged, /"x-trace":"kept"/, 'the headers are logged')
+    assert.match(logged, /"authorization":"\[Redacted\]"/)
+    assert.match(logged, /"dpop":"\[Redacted\]"/)
+    assert.ok(!logged.includes(READER) && !logged.includes('proof.jwt.value'))
+  })
+})
 
 /** Percent-encoding with lowercase hex digits, as some encoders write it. */
 const lowerHex = (text: string): string => text.replace(/%[0-9A-F]{2}/g, (escape) => escape.toLowerCase())
