@@ -75,7 +75,7 @@ async function startServer(): Promise<string> {
 
 /**
  * The API on another origin, as the README's CORS section says: @fastify/cors registered before
- * the plugin, exposing WWW-Authenticate, credentials allowed for the page's origin only. Its
+ * the plugin, exposing WWW-Authenticate (and Retry-After), credentials allowed for the page's origin only. Its
  * /bare scope has @fastify/cors with default options, to show what a page then cannot read.
  */
 async function startApi(pageOrigin: string): Promise<string> {
@@ -83,7 +83,7 @@ async function startApi(pageOrigin: string): Promise<string> {
   api.addHook('onRequest', async (request) => { if (request.method === 'OPTIONS') preflights++ })
   // Two scopes with a prefix each: @fastify/cors declares OPTIONS * in the scope it is registered in.
   await api.register(async (scope) => {
-    await scope.register(fastifyCors, { origin: pageOrigin, credentials: true, exposedHeaders: ['WWW-Authenticate'] })
+    await scope.register(fastifyCors, { origin: pageOrigin, credentials: true, exposedHeaders: ['WWW-Authenticate', 'Retry-After'] })
     await scope.register(fastifyTokenAuth, { provider })
     scope.get('/me', { config: { auth: true } }, async (request) => ({ uid: request.auth.uid }))
   }, { prefix: '/api' })
@@ -142,6 +142,17 @@ describe('in a real browser (Debian chromium)', { timeout: 60_000 }, () => {
     assert.equal(result.bare.status, 401)
     assert.equal(result.bare.body.error, 'missing_token')
     assert.equal(result.bare.challenge, null)
+  })
+
+  test('cross-origin, an outage: the page reads the 503 and, exposed, its Retry-After', async () => {
+    provider.unavailable = true
+    try {
+      const result = await scenario<{ exposed: { status: number; retryAfter: string | null; error: string }; bare: { status: number; retryAfter: string | null; error: string } }>('crossOriginOutage', { api: apiBase })
+      assert.deepEqual(result.exposed, { status: 503, retryAfter: '5', error: 'provider_unavailable' })
+      assert.deepEqual(result.bare, { status: 503, retryAfter: null, error: 'provider_unavailable' })
+    } finally {
+      provider.unavailable = false
+    }
   })
 
   test('ticket → WebSocket: the socket opens as the token\'s uid; the token is in no URL', async () => {

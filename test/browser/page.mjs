@@ -57,6 +57,13 @@ globalThis.scenarios = {
     return { without, with: { status: withToken.status, body: await withToken.json() }, bare }
   },
 
+  /** The same API while its identity provider is down: a 503 whose Retry-After a page reads only where it is exposed. */
+  async crossOriginOutage({ api }) {
+    const read = async (response) => ({ status: response.status, retryAfter: response.headers.get('retry-after'), error: (await response.json()).error })
+    const headers = (n) => ({ authorization: `Bearer never-seen-token.${n}.${Date.now()}` })
+    return { exposed: await read(await fetch(`${api}/api/me`, { headers: headers(1) })), bare: await read(await fetch(`${api}/bare/me`, { headers: headers(2) })) }
+  },
+
   /** A ticket minted with the token over fetch, then the WebSocket with the ticket in its URL. */
   async ticket({ token }) {
     const response = await fetch('/ws-ticket', { method: 'POST', headers: { authorization: `Bearer ${token}` } })
