@@ -50,7 +50,7 @@ async function stack(order: Order, options: StackOptions): Promise<FastifyInstan
 }
 
 const readerProvider = () => testProvider({ tokens: { [READER]: { sub: 'reader', scope: 'orders:read', exp: nowS() + 3600 } } })
-const cors: Registration = (app) => app.register(fastifyCors, { origin: ORIGIN, credentials: true, exposedHeaders: ['WWW-Authenticate'] })
+const cors: Registration = (app) => app.register(fastifyCors, { origin: ORIGIN, credentials: true, exposedHeaders: ['WWW-Authenticate', 'Retry-After'] })
 const helmet: Registration = (app) => app.register(fastifyHelmet)
 const websocket: Registration = (app) => app.register(fastifyWebsocket)
 const rateLimit = (options: RateLimitPluginOptions): Registration => (app) => app.register(fastifyRateLimit, options)
@@ -66,9 +66,17 @@ const HELMET_HEADERS = {
 
 for (const order of ORDERS) {
   describe(`with the real Fastify plugins, ${order}`, () => {
-    test('CORS and helmet headers are on our 401 and 403; a preflight passes without a token and asks nobody', async () => {
+    test('CORS and helmet headers are on our 401, 403, 503 and 429; a preflight passes without a token and asks nobody', async () => {
       const provider = readerProvider()
-      const app = await stack(order, { theirs: [cors, helmet, websocket], ours: { provider } })
+      const app = await stack(order, { theirs: [cors, helmet, websocket], ours: { provider, refusalLimit: { max: 3, window: 60_000 } } })
+      /** What a page on ORIGIN needs on every refusal, and what helmet adds to every answer. */
+      const assertHeaders = (response: Awaited<ReturnType<FastifyInstance['inject']>>, status: number): void => {
+        assert.equal(response.headers['access-control-allow-origin'], ORIGIN, `CORS on the ${status}`)
+        assert.equal(response.headers['access-control-allow-credentials'], 'true')
+        assert.equal(response.headers['access-control-expose-headers'], 'WWW-Authenticate, Retry-After', 'a page may read the challenge')
+        for (const [name, value] of Object.entries(HELMET_HEADERS)) assert.equal(response.headers[name], value, `helmet's ${name} on the ${status}`)
+        assert.match(String(response.headers['content-security-policy']), /default-src 'self'/)
+      }
       const cases = [
         { url: '/orders', headers: {}, status: 401, error: 'missing_token', challenge: 'Bearer realm="api"' },
         { url: '/orders', headers: { authorization: 'Bearer unknown-token.eco' }, status: 401, error: 'invalid_token', challenge: /^Bearer realm="api", error="invalid_token"/ },
@@ -80,12 +88,18 @@ for (const order of ORDERS) {
         assert.equal(response.json().error, error)
         if (typeof challenge === 'string') assert.equal(response.headers['www-authenticate'], challenge)
         else assert.match(String(response.headers['www-authenticate']), challenge)
-        assert.equal(response.headers['access-control-allow-origin'], ORIGIN, `CORS on the ${status}`)
-        assert.equal(response.headers['access-control-allow-credentials'], 'true')
-        assert.equal(response.headers['access-control-expose-headers'], 'WWW-Authenticate', 'a page may read the challenge')
-        for (const [name, value] of Object.entries(HELMET_HEADERS)) assert.equal(response.headers[name], value, `helmet's ${name} on the ${status}`)
-        assert.match(String(response.headers['content-security-policy']), /default-src 'self'/)
+        assertHeaders(response, status)
       }
+      provider.unavailable = true
+      const down = await app.inject({ url: '/orders', headers: { origin: ORIGIN, authorization: 'Bearer unseen-token.eco' } })
+      provider.unavailable = false
+      assert.deepEqual([down.statusCode, down.headers['retry-after']], [503, '5'])
+      assertHeaders(down, 503)
+      // One refusal above (the unknown token); two more, and the refusal guard answers.
+      for (const guess of ['guess-1.eco', 'guess-2.eco']) await app.inject({ url: '/orders', headers: { authorization: `Bearer ${guess}` } })
+      const guarded = await app.inject({ url: '/orders', headers: { origin: ORIGIN, authorization: 'Bearer guess-3.eco' } })
+      assert.deepEqual([guarded.statusCode, guarded.json().error], [429, 'too_many_attempts'])
+      assertHeaders(guarded, 429)
       const calls = provider.calls
       const preflight = await app.inject({
         method: 'OPTIONS',
@@ -101,6 +115,29 @@ for (const order of ORDERS) {
       assert.equal(ok.statusCode, 200)
       assert.equal(ok.headers['access-control-allow-origin'], ORIGIN)
       await app.close()
+    })
+
+    test('a second registration, beside theirs, fails ready() with a clear error; nothing is thrown past it', async () => {
+      const uncaught: unknown[] = []
+      const listener = (err: unknown): void => { uncaught.push(err) }
+      process.on('uncaughtException', listener)
+      try {
+        for (const again of [
+          (app: FastifyInstance) => app.register(fastifyTokenAuth, { provider: readerProvider() }),
+          (app: FastifyInstance) => app.register(async (child) => { await child.register(fastifyTokenAuth, { provider: readerProvider() }) }),
+        ]) {
+          let app: FastifyInstance | undefined
+          await assert.rejects(async () => {
+            app = await stack(order, { theirs: [cors, helmet, websocket, rateLimit({ max: 100 })], ours: { provider: readerProvider() } })
+            await again(app)
+            await app.ready()
+          }, /fastify-token-auth is already registered in this scope or a parent one/)
+          await app?.close()
+        }
+      } finally {
+        process.off('uncaughtException', listener)
+      }
+      assert.deepEqual(uncaught, [])
     })
 
     test("a route's strict 4xx response schema leaves our error body as it is", async () => {
@@ -260,22 +297,24 @@ for (const order of ORDERS) {
 }
 
 describe("their hooks that run after preParsing come too late for our refusals (README: keep their default hook)", () => {
-  test("@fastify/cors with hook: 'preHandler' puts no CORS header on our 401; @fastify/rate-limit with hook: 'preHandler' counts no refusal", async () => {
-    const app = Fastify()
-    await app.register(fastifyCors, { origin: ORIGIN, hook: 'preHandler' })
-    await app.register(fastifyRateLimit, { max: 1, timeWindow: 60_000, hook: 'preHandler' })
-    await app.register(fastifyTokenAuth, { provider: readerProvider(), refusalLimit: false })
-    app.get('/orders', { config: { auth: true } }, async (request) => ({ uid: request.auth.uid }))
-    const refused = await app.inject({ url: '/orders', headers: { origin: ORIGIN } })
-    assert.equal(refused.statusCode, 401)
-    assert.equal(refused.headers['access-control-allow-origin'], undefined)
-    for (let i = 0; i < 5; i++) assert.equal((await app.inject({ url: '/orders', headers: { authorization: `Bearer guess-${i}.x` } })).statusCode, 401)
-    // Accepted requests do reach those hooks: CORS on a 200, and the limit counts them.
-    const ok = await app.inject({ url: '/orders', headers: { origin: ORIGIN, authorization: `Bearer ${READER}` } })
-    assert.deepEqual([ok.statusCode, ok.headers['access-control-allow-origin']], [200, ORIGIN])
-    assert.equal((await app.inject({ url: '/orders', headers: { authorization: `Bearer ${READER}` } })).statusCode, 429)
-    await app.close()
-  })
+  for (const corsHook of ['preValidation', 'preHandler'] as const) {
+    test(`@fastify/cors with hook: '${corsHook}' puts no CORS header on our 401; @fastify/rate-limit with hook: 'preHandler' counts no refusal`, async () => {
+      const app = Fastify()
+      await app.register(fastifyCors, { origin: ORIGIN, hook: corsHook })
+      await app.register(fastifyRateLimit, { max: 1, timeWindow: 60_000, hook: 'preHandler' })
+      await app.register(fastifyTokenAuth, { provider: readerProvider(), refusalLimit: false })
+      app.get('/orders', { config: { auth: true } }, async (request) => ({ uid: request.auth.uid }))
+      const refused = await app.inject({ url: '/orders', headers: { origin: ORIGIN } })
+      assert.equal(refused.statusCode, 401)
+      assert.equal(refused.headers['access-control-allow-origin'], undefined)
+      for (let i = 0; i < 5; i++) assert.equal((await app.inject({ url: '/orders', headers: { authorization: `Bearer guess-${i}.x` } })).statusCode, 401)
+      // Accepted requests do reach those hooks: CORS on a 200, and the limit counts them.
+      const ok = await app.inject({ url: '/orders', headers: { origin: ORIGIN, authorization: `Bearer ${READER}` } })
+      assert.deepEqual([ok.statusCode, ok.headers['access-control-allow-origin']], [200, ORIGIN])
+      assert.equal((await app.inject({ url: '/orders', headers: { authorization: `Bearer ${READER}` } })).statusCode, 429)
+      await app.close()
+    })
+  }
 })
 
 describe('behind a proxy', () => {
@@ -342,6 +381,19 @@ describe('behind a proxy', () => {
 })
 
 describe('logging', () => {
+  test("Fastify's default request serializer logs no header: the token is in no line", async () => {
+    const lines: string[] = []
+    const stream = new Writable({ write(chunk: Buffer, _encoding, done) { lines.push(String(chunk)); done() } })
+    const app = Fastify({ logger: { level: 'trace', stream } })
+    await app.register(fastifyTokenAuth, { provider: readerProvider() })
+    app.get('/orders', { config: { auth: true } }, async (request) => ({ uid: request.auth.uid }))
+    for (const token of [READER, 'unknown-token.eco']) await app.inject({ url: '/orders', headers: { authorization: `Bearer ${token}`, dpop: 'proof.jwt.value' } })
+    await app.close()
+    const logged = lines.join('')
+    assert.match(logged, /"url":"\/orders"/, 'requests are logged')
+    assert.ok(!logged.includes(READER) && !logged.includes('unknown-token.eco') && !logged.includes('proof.jwt.value'))
+  })
+
   test("pino redact keeps Authorization and DPoP headers out of a custom serializer's lines", async () => {
     const lines: string[] = []
     const stream = new Writable({ write(chunk: Buffer, _encoding, done) { lines.push(String(chunk)); done() } })
