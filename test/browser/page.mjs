@@ -44,6 +44,26 @@ globalThis.scenarios = {
     }
   },
 
+  /**
+   * fetch to an API on another origin (@fastify/cors): without a token (a simple request), with it
+   * (the Authorization header makes the browser send a preflight first; no credentials mode needed), and
+   * to a scope whose CORS options do not expose WWW-Authenticate.
+   */
+  async crossOrigin({ api, token }) {
+    const read = async (response) => ({ status: response.status, challenge: response.headers.get('www-authenticate'), body: await response.json() })
+    const without = await read(await fetch(`${api}/api/me`))
+    const withToken = await fetch(`${api}/api/me`, { headers: { authorization: `Bearer ${token}` } })
+    const bare = await read(await fetch(`${api}/bare/me`))
+    return { without, with: { status: withToken.status, body: await withToken.json() }, bare }
+  },
+
+  /** The same API while its identity provider is down: a 503 whose Retry-After a page reads only where it is exposed. */
+  async crossOriginOutage({ api }) {
+    const read = async (response) => ({ status: response.status, retryAfter: response.headers.get('retry-after'), error: (await response.json()).error })
+    const headers = (n) => ({ authorization: `Bearer never-seen-token.${n}.${Date.now()}` })
+    return { exposed: await read(await fetch(`${api}/api/me`, { headers: headers(1) })), bare: await read(await fetch(`${api}/bare/me`, { headers: headers(2) })) }
+  },
+
   /** A ticket minted with the token over fetch, then the WebSocket with the ticket in its URL. */
   async ticket({ token }) {
     const response = await fetch('/ws-ticket', { method: 'POST', headers: { authorization: `Bearer ${token}` } })
@@ -121,6 +141,50 @@ globalThis.scenarios = {
       (err) => ({ name: err.name, reason: err.reason, code: err.code, error: err.error }),
     )
     return { rejection, refused: await within(refused, 10_000, 'refused'), raw: await raw }
+  },
+
+  /**
+   * An upgrade to a route with upgradeRefusal: 'close', its credential a ticket (`fresh`, `tampered`
+   * or `expired`, minted from `token` for `path`) or subprotocols: what AuthFlow's `refused` event
+   * says, what the raw close event says, and the auth_error message before it.
+   */
+  async refusedUpgradeClose({ path, token, ticket, protocols }) {
+    let url = `${wsBase}${path}`
+    if (ticket !== undefined) {
+      const ttl = ticket === 'expired' ? '&ttl=1' : ''
+      const response = await fetch(`/ws-ticket?route=${encodeURIComponent(path)}${ttl}`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })
+      let minted = (await response.json()).ticket
+      // One character of the signature changed.
+      if (ticket === 'tampered') minted = `${minted.slice(0, -2)}${minted.at(-2) === 'A' ? 'B' : 'A'}${minted.at(-1)}`
+      // A ticket valid 1 ms is past its exp by the time it is used; a few ms more make sure.
+      if (ticket === 'expired') await new Promise((resolve) => setTimeout(resolve, 5))
+      url += `?ticket=${encodeURIComponent(minted)}`
+    }
+    const socket = protocols === undefined ? new WebSocket(url) : new WebSocket(url, protocols)
+    let opened = false
+    let authError = null
+    socket.addEventListener('open', () => { opened = true })
+    socket.addEventListener('message', (event) => { authError = JSON.parse(event.data) })
+    const raw = closed(socket).then((event) => ({ code: event.code, reason: event.reason }))
+    const flow = new AuthFlow({ getToken: () => token ?? 'unused' })
+    let refusal = null
+    flow.on('refused', (event) => { refusal = event })
+    flow.attach(socket)
+    const rawClose = await raw
+    // The flow hears the same close event: its `refused` (if any) has been emitted by the next task.
+    await new Promise((resolve) => setTimeout(resolve, 0))
+    flow.dispose()
+    return { opened, refused: refusal, raw: rawClose, authError }
+  },
+
+  /** A fresh ticket for `path`, the socket, one echo. */
+  async ticketTo({ path, token }) {
+    const response = await fetch(`/ws-ticket?route=${encodeURIComponent(path)}`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })
+    const socket = new WebSocket(`${wsBase}${path}?ticket=${encodeURIComponent((await response.json()).ticket)}`)
+    await opened(socket)
+    const reply = await echo(socket, 'with-ticket')
+    socket.close()
+    return { opened: true, reply }
   },
 
   /** An upgrade refused with plain HTTP 401: all a page gets is a close with 1006 and no reason. */
