@@ -76,7 +76,7 @@ async function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPlugi
       formRequests.add(request)
       return next()
     }
-    if (rule.websocket && isUpgrade(request as FastifyRequest & { ws?: unknown })) return door.upgrade(request, reply, rule, next)
+    if (rule.websocket && isUpgrade(request)) return door.upgrade(request, reply, rule, next)
     door.pass(request, reply, rule, undefined, next)
   })
 
