@@ -43,6 +43,7 @@ export const OTHER_DEFAULTS = Object.freeze({
   allowBody: false,
   dpop: 'allowed',
   upgradeRefusal: 'http',
+  refusalLimit: false,
   'config.auth.onExpire': 'close',
 })
 

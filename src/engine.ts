@@ -183,10 +183,12 @@ export class Engine {
     })
   }
 
-  /** A flight whose refusal counts against the client that started it. */
+  /** A flight whose refusal counts against the client that started it (and counts while under way). */
   #guarded(flight: Promise<Outcome>, client: string, token: string, facts: Facts, rule: AccessRule, key: string, started: number, observed: boolean): Promise<Auth | AuthFailure> {
+    const guard = this.#guard!
+    guard.started(client)
     return flight.then((outcome) => {
-      if ('failure' in outcome && outcome.cacheable) this.#guard!.refused(client)
+      guard.ended(client, 'failure' in outcome && outcome.cacheable)
       const result = 'auth' in outcome ? outcome.auth : outcome.failure
       if (observed) this.#publish(key, result, outcome.breakerOpen === true ? 'breaker' : 'miss', started, true)
       return 'auth' in outcome ? this.#admit(withToken(outcome.auth, token), facts, rule) : outcome.failure

@@ -77,10 +77,12 @@ interface PluginOptionsBase {
   publicUrl?: string
   /**
    * A guard against token guessing: a client (its address, `request.ip`) whose tokens the identity
-   * provider refused `max` times within `window` ms gets 429 with Retry-After for its new tokens,
-   * before the identity provider is asked. Only refusals that cost a call count (not a JWT checked
-   * locally); cache hits pass. Behind a proxy, set Fastify's `trustProxy`. `false` turns it off.
-   * Default `{ max: 100, window: 60_000 }`.
+   * provider refused `max` times within `window` ms (calls under way count) gets 429 with
+   * Retry-After for its new tokens, before the identity provider is asked. Only refusals that cost a
+   * call count (not a JWT checked locally); cache hits pass. Off by default: `request.ip` must name
+   * the client, not a proxy every client shares (that would let one client lock out all), nor a
+   * header a client writes: behind a proxy, set Fastify's `trustProxy` to the proxy's address or
+   * hop count. `{}` turns it on with `{ max: 100, window: 60_000 }`.
    */
   refusalLimit?: RefusalLimitOptions | false
   /**
@@ -132,7 +134,7 @@ const KNOWN_OPTIONS = new Set(['provider', 'cache', 'issuers', 'realm', 'maxToke
 
 
 function refusalGuard(value: unknown, path: string): RefusalGuard | undefined {
-  if (value === false) return undefined
+  if (value === false || (value === undefined && OTHER_DEFAULTS.refusalLimit === false)) return undefined
   if (value !== undefined && (value === null || typeof value !== 'object')) throw new TypeError(`${path} must be false or { max, window }`)
   const { max, window, ...rest } = (value ?? {}) as RefusalLimitOptions
   const unknown = Object.keys(rest)[0]

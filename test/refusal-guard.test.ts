@@ -43,15 +43,23 @@ describe('the refusal guard', () => {
     await app.close()
   })
 
-  test('on by default (100 per minute); refusalLimit: false turns it off', async () => {
-    const on = await appWith()
-    for (let i = 0; i < 100; i++) await get(on.app, `guess-${i}.y`)
-    assert.equal((await get(on.app, 'guess-100.y')).statusCode, 429)
-    await on.app.close()
-    const off = await appWith(false)
+  test('off by default (a shared or spoofable client address would let one client lock out all); {} turns it on at 100 a minute', async () => {
+    const off = await appWith()
     for (let i = 0; i < 120; i++) assert.equal((await get(off.app, `guess-${i}.z`)).statusCode, 401)
     assert.equal(off.provider.calls, 120)
     await off.app.close()
+    const on = await appWith({} as never)
+    for (let i = 0; i < 100; i++) await get(on.app, `guess-${i}.y`)
+    assert.equal((await get(on.app, 'guess-100.y')).statusCode, 429)
+    await on.app.close()
+  })
+
+  test('a burst cannot slip through before the first answers: calls under way count', async () => {
+    const { app, provider } = await appWith({ max: 5, window: 60_000 })
+    const statuses = (await Promise.all(Array.from({ length: 200 }, (_, i) => get(app, `burst-${i}.x`)))).map((response) => response.statusCode)
+    assert.ok(provider.calls <= 5, `${provider.calls} calls to the identity provider for 200 parallel guesses`)
+    assert.equal(statuses.filter((status) => status === 429).length, 200 - provider.calls)
+    await app.close()
   })
 
   test('options are checked', async () => {
