@@ -181,6 +181,11 @@ export class TokenCache {
     return this.#deniedKeys.size > 0 || this.#deniedUids.size > 0
   }
 
+  /** Revocations in force dropped to stay within the bound (each one logged at error level). */
+  get droppedRevocations(): number {
+    return this.#deniedKeys.dropped + this.#deniedUids.dropped
+  }
+
   /** Refuses a token (by key) until `untilMs`, and forgets its entry. */
   denyKey(key: string, untilMs: number): void {
     this.delete(key)

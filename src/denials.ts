@@ -2,8 +2,11 @@
 // A Map in insertion order with lazy expiry, bounded: nothing is allocated before the first
 // revocation, and the first one costs no more than any other (an LRU would preallocate).
 
-/** Most revocations held at once; past it the oldest is dropped (and the drop is counted). */
-export const MAX_DENIALS = 100_000
+/**
+ * Most revocations held at once; past it the oldest is dropped (counted, and logged by the engine).
+ * About 150 bytes each: 150 MB at the bound. Revocations of tokens no verification accepts take none.
+ */
+export const MAX_DENIALS = 1_000_000
 
 export class DenialList<V> {
   readonly #entries = new Map<string, { value: V; until: number }>()

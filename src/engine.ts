@@ -75,6 +75,8 @@ const PAST_EXP_MARGIN = 5 * 60_000
 const LONGEST_REVOCATION = 366 * 24 * 3600_000
 /** The shortest a revocation without an exp lasts, whatever the cache's maxTtl. */
 const SHORTEST_REVOCATION = 60_000
+/** The longest an exp read from a token not verified here is believed, in ms. */
+const UNVERIFIED_EXP_CAP = 24 * 3600_000
 
 /** The `exp` (seconds) a compact JWT claims, read without verification, or undefined. */
 function claimedExp(token: string): number | undefined {
@@ -279,15 +281,25 @@ export class Engine {
    * Checks a cached token again at the identity provider (background re-validation): 'revoked'
    * evicts it; undefined when there is nothing to check (gone, or a request is asking anyway).
    */
-  async recheck(key: string): Promise<{ verdict: 'kept' | 'revoked' | 'unavailable'; uid: string } | undefined> {
+  async recheck(key: string, held?: { token: string; uid: string }): Promise<{ verdict: 'kept' | 'revoked' | 'unavailable'; uid: string } | undefined> {
     const { cache } = this.settings
-    const token = cache.tokenOf(key)
+    // A token held by an open socket is checked even when its cache entry has ended.
+    const token = held?.token ?? cache.tokenOf(key)
     const entry = cache.get(key)
-    if (token === undefined || entry === undefined || cache.flights.has(key)) return undefined
+    // An entry that ended is re-checked only for a socket that still holds its token.
+    const uid = entry?.uid ?? held?.uid
+    if (token === undefined || uid === undefined || cache.flights.has(key)) return undefined
     const outcome = await callProvider(this.provider, token, key, this.settings)
-    const verdict = 'auth' in outcome ? 'kept' : outcome.cacheable ? 'revoked' : 'unavailable'
-    if (verdict === 'revoked') cache.delete(key)
-    return { verdict, uid: entry.uid }
+    if ('auth' in outcome) {
+      // Checked again just now: the entry (and the token kept beside it) lives on from here.
+      cache.set(key, outcome.auth, outcome.ttl, Date.now(), { token, namespace: this.namespace })
+      return { verdict: 'kept', uid }
+    }
+    if (!outcome.cacheable) return { verdict: 'unavailable', uid }
+    // No longer valid at the identity provider: a revocation, for the whole fleet (its shared
+    // entry deleted, every instance told), until the token's exp.
+    await this.revoke(token, entry?.credentials.expiresAt === undefined ? {} : { until: Math.max(Date.now() + 1, entry.credentials.expiresAt * 1000 + PAST_EXP_MARGIN) })
+    return { verdict: 'revoked', uid }
   }
 
   // ─── Connection tickets ────────────────────────────────────────────────────────────────────
@@ -367,26 +379,51 @@ export class Engine {
     let message: RevocationMessage
     if (typeof target === 'string' && target.length > 0) {
       const key = this.keyOf(target)
-      const cached = this.settings.cache.peek(key)
-      const exp = (cached as CachedAuth | undefined)?.credentials?.expiresAt ?? claimedExp(target)
+      const exp = given === undefined ? this.#expOf(target, key, now) : undefined
+      // A token no verification here would accept needs no revocation (a made-up one must not pin memory).
+      if (exp === 'invalid') return { until: now }
       const until = given ?? (exp === undefined ? lasting : Math.max(exp * 1000 + PAST_EXP_MARGIN, now + SHORTEST_REVOCATION))
       message = { key, until: Math.min(until, now + LONGEST_REVOCATION) }
-      await this.settings.cache.shared?.delete(key)
     } else if (target !== null && typeof target === 'object' && typeof target.uid === 'string' && target.uid.length > 0) {
       message = { uid: target.uid, ns: this.namespace, at: Math.floor(now / 1000), until: Math.min(given ?? lasting, now + LONGEST_REVOCATION) }
     } else {
       throw new TypeError('tokenAuth.revoke: pass a token or { uid }')
     }
+    // Here first, then the fleet: a slow store never delays this instance's refusal.
     this.applyRevocation(message)
+    if ('key' in message) await this.settings.cache.shared?.delete(message.key)
     await this.settings.cache.shared?.publish(message)
     return { until: message.until }
   }
 
-  /** Applies a revocation here (from this instance or from the fleet). Idempotent. */
+  /**
+   * The exp (seconds) a revocation of `token` must last until: the cached answer's; else the
+   * token's own, once verified here without waiting (a JWT whose key is at hand); 'invalid' when
+   * that verification refuses it; else the exp it claims, unverified and capped at a day (so that
+   * a forged exp cannot pin an entry); undefined for a token with none (opaque).
+   */
+  #expOf(token: string, key: string, now: number): number | 'invalid' | undefined {
+    const cached = this.settings.cache.peek(key)
+    const expiresAt = (cached as CachedAuth | undefined)?.credentials?.expiresAt
+    if (expiresAt !== undefined) return expiresAt
+    const verified = validateNow(this.provider, token, key, this.settings.log, false)
+    if (verified !== undefined && 'outcome' in verified) {
+      return 'auth' in verified.outcome ? verified.outcome.auth.credentials.expiresAt : verified.outcome.cacheable ? 'invalid' : undefined
+    }
+    const claimed = claimedExp(token)
+    return claimed === undefined ? undefined : Math.min(claimed, now / 1000 + UNVERIFIED_EXP_CAP / 1000)
+  }
+
+  /** Applies a revocation here (from this instance or from the fleet). Idempotent; one already over is ignored. */
   applyRevocation(message: RevocationMessage): void {
     const { cache } = this.settings
+    if (message.until <= Date.now()) return
+    const dropped = cache.droppedRevocations
     if ('key' in message) cache.denyKey(message.key, message.until)
     else cache.denyUid(message.ns, message.uid, message.at, message.until)
+    if (cache.droppedRevocations > dropped) {
+      this.settings.log.error({ tokenAuth: { dropped: cache.droppedRevocations } }, 'too many revocations in force: the oldest was dropped')
+    }
     for (const listener of this.#revocationListeners) {
       try {
         listener(message)

@@ -77,11 +77,14 @@ export class SharedStore {
     return entry
   }
 
-  /** A forged or malformed entry is a miss: said once at warn level (it means someone writes to the store), then at debug. */
-  #reportForgery(key: string): void {
+  /**
+   * A forged or malformed entry or revocation is ignored: said once at warn level (it means someone
+   * writes to the store), then at debug, so that a flood of them cannot flood the log.
+   */
+  #reportForgery(what: string): void {
     const level = this.#reportedForgery ? 'debug' : 'warn'
     this.#reportedForgery = true
-    this.#log?.[level]({ tokenAuth: { store: 'get', token: key.slice(0, 12) } }, 'shared store entry is not authenticated or malformed; ignored')
+    this.#log?.[level]({ tokenAuth: { store: what === 'revocation' ? 'subscribe' : 'get', token: what === 'revocation' ? undefined : what.slice(0, 12) } }, `shared store ${what === 'revocation' ? 'revocation message' : 'entry'} is not authenticated or malformed; ignored`)
   }
 
   set(key: string, auth: CachedAuth, ttlMs: number, nowMs = Date.now()): Promise<void> {
@@ -114,7 +117,7 @@ export class SharedStore {
     const store = this.#store
     if (store.publish === undefined) return Promise.resolve()
     const sealed = this.#seal.sealRevocation(message)
-    return this.#call('publish', () => store.publish!(sealed), undefined)
+    return this.#call('publish', () => store.publish!(sealed, message.until), undefined)
   }
 
   /** Listens for the fleet's revocations; unsealed messages are dropped. Resolves with an unsubscribe. */
@@ -123,7 +126,7 @@ export class SharedStore {
     return this.#store.subscribe((text) => {
       const message = this.#seal.openRevocation(text)
       if (message === undefined) {
-        this.#log?.warn({ tokenAuth: { store: 'subscribe' } }, 'revocation message is not authenticated or malformed; ignored')
+        this.#reportForgery('revocation')
         return
       }
       listener(message)

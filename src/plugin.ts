@@ -29,9 +29,9 @@ async function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPlugi
   const { provider, extract, settings, publicUrl } = settled
   const engine = new Engine({ provider, settings, dpop: settled.dpop, tickets: settled.tickets, guard: settled.guard, path: 'fastify-token-auth: options' })
   const challenges: ChallengeSettings = { realm: settled.realm, resourceMetadata: settled.resourceMetadata?.url, dpop: settled.dpop }
-  const sockets = new SocketDoor(engine, extract, publicUrl, fastify.log)
+  const sockets = new SocketDoor(engine, extract, publicUrl, fastify.log, settled.revalidate !== undefined)
   const events = new EventEmitter<{ revoked: [RevokedEvent] }>()
-  const revalidator = settled.revalidate === undefined ? undefined : new Revalidator(engine, settled.revalidate)
+  const revalidator = settled.revalidate === undefined ? undefined : new Revalidator(engine, settled.revalidate, () => sockets.sessions.heldTokens())
   revalidator?.on('revoked', (event) => {
     sockets.sessions.revoke(event.key)
     events.emit('revoked', event)

@@ -41,18 +41,23 @@ export interface RevokedEvent {
 /** Ticks per interval: each tick checks a tenth of the entries, so the load is spread out. */
 const SLICES = 10
 
+/** Tokens held beyond the cache (by open sockets), each with its cache key and uid. */
+export type HeldTokens = () => Iterable<{ key: string; token: string; uid: string }>
+
 export class Revalidator extends EventEmitter<{ revoked: [RevokedEvent] }> {
   readonly #engine: Engine
+  readonly #held: HeldTokens
   readonly #concurrency: number
   readonly #timer: NodeJS.Timeout
-  #queue: string[] = []
+  #queue: Array<{ key: string; token?: string; uid?: string }> = []
   #sliceSize = 0
   #running = false
 
-  constructor(engine: Engine, options: RevalidateOptions) {
+  constructor(engine: Engine, options: RevalidateOptions, held: HeldTokens = () => []) {
     super()
     const checked = checkRevalidate(options, 'revalidate')!
     this.#engine = engine
+    this.#held = held
     this.#concurrency = checked.concurrency!
     engine.cache.retainTokens()
     this.#timer = setInterval(() => {
@@ -71,21 +76,27 @@ export class Revalidator extends EventEmitter<{ revoked: [RevokedEvent] }> {
     this.#running = true
     try {
       if (this.#queue.length === 0) {
-        this.#queue = this.#engine.cache.revalidationKeys(this.#engine.namespace)
+        // The cached tokens, and the tokens of open sockets (each once; a socket's also after its entry ended).
+        const held = new Map<string, { key: string; token: string; uid: string }>()
+        for (const item of this.#held()) held.set(item.key, item)
+        const cached = this.#engine.cache.revalidationKeys(this.#engine.namespace)
+        this.#queue = cached.map((key) => held.get(key) ?? { key })
+        const queued = new Set(cached)
+        for (const item of held.values()) if (!queued.has(item.key)) this.#queue.push(item)
         this.#sliceSize = Math.ceil(this.#queue.length / SLICES)
       }
       const slice = this.#queue.splice(0, this.#sliceSize)
       for (let i = 0; i < slice.length; i += this.#concurrency) {
-        await Promise.all(slice.slice(i, i + this.#concurrency).map((key) => this.#check(key)))
+        await Promise.all(slice.slice(i, i + this.#concurrency).map((item) => this.#check(item)))
       }
     } finally {
       this.#running = false
     }
   }
 
-  async #check(key: string): Promise<void> {
+  async #check({ key, token, uid }: { key: string; token?: string; uid?: string }): Promise<void> {
     const engine = this.#engine
-    const checked = await engine.recheck(key)
+    const checked = await engine.recheck(key, token === undefined || uid === undefined ? undefined : { token, uid })
     if (checked === undefined) return
     const provider = engine.provider.name
     if (channels.revalidation.hasSubscribers) {

@@ -22,6 +22,8 @@ interface UpgradeState {
   /** The cache key of the token (or the ticket's token): how revocation finds the socket. */
   key: string | undefined
   auth: Auth | null
+  /** The token itself, when background re-validation must re-check it for the socket's life. */
+  token: string | undefined
 }
 
 export class SocketDoor {
@@ -31,14 +33,17 @@ export class SocketDoor {
   readonly #publicUrl: string | undefined
   readonly #upgrades = new WeakMap<IncomingMessage, UpgradeState>()
 
-  constructor(engine: Engine, extract: ExtractOptions, publicUrl: string | undefined, log: FastifyInstance['log']) {
+  readonly #holdTokens: boolean
+
+  constructor(engine: Engine, extract: ExtractOptions, publicUrl: string | undefined, log: FastifyInstance['log'], holdTokens = false) {
+    this.#holdTokens = holdTokens
     this.#engine = engine
     this.#extract = extract
     this.#publicUrl = publicUrl
-    this.sessions = new SocketSessions({ verify: (token, facts, rule) => engine.check(token, facts, rule), keyOf: (token) => engine.keyOf(token), log })
+    this.sessions = new SocketSessions({ verify: (token, facts, rule) => engine.check(token, facts, rule), keyOf: (token) => engine.keyOf(token), log, holdTokens })
     engine.onRevocation((message) => {
       if ('key' in message) this.sessions.revoke(message.key)
-      else this.sessions.revokeUid(message.uid)
+      else this.sessions.revokeUid(message.uid, message.at)
     })
   }
 
@@ -49,13 +54,14 @@ export class SocketDoor {
   async authenticate(request: FastifyRequest, rule: RouteRule): Promise<Auth | AuthFailure> {
     const facts = socketFacts(request)
     if (rule.socket.firstMessage) {
-      this.#upgrades.set(request.raw, { rule, facts, key: undefined, auth: null })
+      this.#upgrades.set(request.raw, { rule, facts, key: undefined, auth: null, token: undefined })
       return this.#engine.missing
     }
     const engine = this.#engine
     const credential = upgradeCredential(request.headers, request.raw.rawHeaders, request.query, this.#extract)
     let result: Auth | AuthFailure
     let key: string | undefined
+    let token: string | undefined
     switch (credential.kind) {
       case 'none':
         return engine.missing
@@ -63,13 +69,16 @@ export class SocketDoor {
         return buildFailure(engine.provider.name, credential.failure.key, credential.failure.description)
       case 'ticket':
         ({ result, key } = await engine.redeemTicket(credential.ticket, rule.url, new HttpFacts(request, this.#publicUrl, false), rule))
+        // The minting token, if re-validation keeps it beside its entry: the socket goes on re-checking it.
+        token = key === undefined ? undefined : engine.cache.tokenOf(key)
         break
       case 'token':
         result = await engine.authenticate(credential.token, new HttpFacts(request, this.#publicUrl, credential.from === 'request'), rule)
         key = engine.keyOf(credential.token)
+        token = credential.token
         break
     }
-    if ('uid' in result) this.#upgrades.set(request.raw, { rule, facts, key, auth: result })
+    if ('uid' in result) this.#upgrades.set(request.raw, { rule, facts, key, auth: result, token: this.#holdTokens ? token : undefined })
     return result
   }
 
@@ -79,7 +88,7 @@ export class SocketDoor {
       const state = this.#upgrades.get(raw)
       if (state === undefined) return
       this.#upgrades.delete(raw)
-      this.sessions.attach(socket, state.rule.socket, state.facts, state.auth, state.key)
+      this.sessions.attach(socket, state.rule.socket, state.facts, state.auth, state.key, state.token)
     })
   }
 

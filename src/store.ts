@@ -23,9 +23,15 @@ export interface TokenStore {
    * this call set it, false when it was already there.
    */
   claim?(id: string, ttlMs: number): Promise<boolean>
-  /** Optional: tells every instance of the fleet about a revocation (a sealed string). */
-  publish?(message: string): Promise<void>
-  /** Optional: listens for revocations (this instance's own included); resolves with an unsubscribe. */
+  /**
+   * Optional: tells every instance of the fleet about a revocation (a sealed string), and keeps it
+   * until `untilMs` (ms since the epoch) for instances that join or reconnect later.
+   */
+  publish?(message: string, untilMs: number): Promise<void>
+  /**
+   * Optional: listens for revocations (this instance's own included), and hands the listener the
+   * kept ones on every (re)connection, so that none is missed; resolves with an unsubscribe.
+   */
   subscribe?(listener: (message: string) => void): Promise<() => Promise<void>>
 }
 

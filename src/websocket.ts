@@ -46,6 +46,8 @@ export interface SessionHooks {
   /** The cache key of a token (how revocation events name it). */
   keyOf(token: string): string
   log: Logger
+  /** Keep each socket's token (background re-validation is on: it re-checks them). Default false. */
+  holdTokens?: boolean
 }
 
 const OPEN = 1
@@ -62,6 +64,8 @@ interface Session {
   facts: Facts
   auth: Auth | null
   key: string | undefined
+  /** The token the socket authenticated with, held only for background re-validation. */
+  token: string | undefined
   state: 'awaiting' | 'open' | 'reauth'
   deadline: Deadline | undefined
   held: unknown[][]
@@ -117,11 +121,11 @@ export class SocketSessions {
   }
 
   /** Takes a socket just opened: authenticated at the upgrade (`auth`), or to be authenticated by its first message. */
-  attach(socket: AuthSocket, rule: SocketRule, facts: Facts, auth: Auth | null, key: string | undefined): void {
+  attach(socket: AuthSocket, rule: SocketRule, facts: Facts, auth: Auth | null, key: string | undefined, token?: string): void {
     let resolve!: (auth: Auth | null) => void
     socket.authenticated = new Promise((done) => { resolve = done })
     const deliver = socket.emit.bind(socket)
-    const session: Session = { socket, rule, facts, auth: null, key: undefined, state: 'awaiting', deadline: undefined, held: [], checking: false, resolve, deliver }
+    const session: Session = { socket, rule, facts, auth: null, key: undefined, token: undefined, state: 'awaiting', deadline: undefined, held: [], checking: false, resolve, deliver }
     socket.auth = null
     this.#count++
     // Messages pass through here first: auth messages are ours, others wait for authentication.
@@ -141,7 +145,7 @@ export class SocketSessions {
       return true
     }
     socket.once('close', () => this.#forget(session))
-    if (auth !== null) this.#authenticated(session, auth, key, false)
+    if (auth !== null) this.#authenticated(session, auth, key, false, token)
     else session.deadline = this.#queue.schedule(Date.now() + rule.authTimeout, () => this.#close(session, 4401, 'authentication timeout'))
   }
 
@@ -153,12 +157,13 @@ export class SocketSessions {
     return sessions.size
   }
 
-  /** Closes every socket of a uid (a revocation of all its tokens). */
-  revokeUid(uid: string): number {
+  /** Closes every socket of a uid whose token was issued until `atSeconds` (a revocation of those tokens). */
+  revokeUid(uid: string, atSeconds = Infinity): number {
     let closed = 0
     for (const sessions of this.#byKey.values()) {
       for (const session of [...sessions]) {
-        if (session.auth?.uid === uid) {
+        const issuedAt = session.auth?.credentials.other.iat
+        if (session.auth?.uid === uid && !(typeof issuedAt === 'number' && issuedAt > atSeconds)) {
           this.#close(session, 4401, 'token revoked')
           closed++
         }
@@ -169,6 +174,18 @@ export class SocketSessions {
 
   close(): void {
     this.#queue.clear()
+  }
+
+  /** The tokens open sockets hold (only with holdTokens), for background re-validation. */
+  *heldTokens(): Iterable<{ key: string; token: string; uid: string }> {
+    for (const [key, sessions] of this.#byKey) {
+      for (const session of sessions) {
+        if (session.token !== undefined && session.auth !== null) {
+          yield { key, token: session.token, uid: session.auth.uid }
+          break
+        }
+      }
+    }
   }
 
   #index(session: Session, key: string | undefined): void {
@@ -223,10 +240,11 @@ export class SocketSessions {
       this.#close(session, 4403, 'uid mismatch')
       return
     }
-    this.#authenticated(session, result, this.#hooks.keyOf(token), true)
+    this.#authenticated(session, result, this.#hooks.keyOf(token), true, token)
   }
 
-  #authenticated(session: Session, auth: Auth, key: string | undefined, announce: boolean): void {
+  #authenticated(session: Session, auth: Auth, key: string | undefined, announce: boolean, token: string | undefined): void {
+    if (this.#hooks.holdTokens === true) session.token = token
     if (session.deadline !== undefined) session.deadline.cancelled = true
     session.deadline = undefined
     const first = session.auth === null

@@ -8,7 +8,7 @@ import type { TokenStore } from '../src/store.js'
 
 export interface RedisStoreOptions {
   /** A node-redis client, connected or not yet (`client.connect()` need not be awaited); the store does not close it. */
-  client: Pick<RedisClientType, 'get' | 'set' | 'del' | 'isReady' | 'publish' | 'duplicate'>
+  client: Pick<RedisClientType, 'get' | 'set' | 'del' | 'isReady' | 'publish' | 'duplicate' | 'zAdd' | 'zRemRangeByScore' | 'zRangeByScore'>
   /** Key prefix. Default `'fta:'`. */
   prefix?: string
   /** Bound on every call, in ms. Default 100. */
@@ -94,9 +94,20 @@ export class RedisStore implements TokenStore {
     return taken === 'OK'
   }
 
-  async publish(message: string): Promise<void> {
+  /** Kept in a sorted set scored by its end (expired ones pruned), then published. */
+  async publish(message: string, untilMs: number): Promise<void> {
     if (!this.#client.isReady) throw new Error('redis publish: not connected')
-    await this.#bounded('publish', () => this.#client.publish(`${this.#prefix}revocations`, message))
+    const log = `${this.#prefix}revocations:kept`
+    await this.#bounded('publish', async () => {
+      await this.#client.zRemRangeByScore(log, '-inf', Date.now())
+      await this.#client.zAdd(log, { score: untilMs, value: message })
+      return this.#client.publish(`${this.#prefix}revocations`, message)
+    })
+  }
+
+  /** The revocations kept and still in force, in the order they end. */
+  async #kept(): Promise<string[]> {
+    return this.#bounded('replay', () => this.#client.zRangeByScore(`${this.#prefix}revocations:kept`, Date.now(), '+inf'))
   }
 
   /**
@@ -107,7 +118,20 @@ export class RedisStore implements TokenStore {
     const subscriber = this.#client.duplicate()
     subscriber.on('error', (err: Error) => this.#log?.warn({ tokenAuth: { store: 'redis', op: 'subscribe', err: err.message } }, 'revocation channel unavailable'))
     const channel = `${this.#prefix}revocations`
-    const connected = subscriber.connect().then(() => subscriber.subscribe(channel, (text: string) => listener(text)))
+    // Once listening, and again on every reconnection: the revocations kept meanwhile (a few tries,
+    // as the main connection may come up a little later).
+    const replay = (tries = 5): void => {
+      this.#kept().then((kept) => { for (const text of kept) listener(text) }, (err: Error) => {
+        if (tries > 1) setTimeout(() => replay(tries - 1), 1_000).unref()
+        else this.#log?.warn({ tokenAuth: { store: 'redis', op: 'replay', err: err.message } }, 'revocations kept in the store could not be read')
+      })
+    }
+    let listening = false
+    subscriber.on('ready', () => { if (listening) setImmediate(replay) })
+    const connected = subscriber.connect().then(() => subscriber.subscribe(channel, (text: string) => listener(text))).then(() => {
+      listening = true
+      replay()
+    })
     connected.catch((err: Error) => this.#log?.warn({ tokenAuth: { store: 'redis', op: 'subscribe', err: err.message } }, 'revocation channel unavailable'))
     return Promise.resolve(() => {
       try {
