@@ -1,7 +1,62 @@
-// Tokens with whole-second lifetimes and no clock tolerance: one minted late in a second can be
-// expired before its first use. Tests that mint them start on a fresh second.
-import { setTimeout as sleep } from 'node:timers/promises'
+// Virtual time for tests: node:test's mock.timers drive Date, setTimeout and setInterval, and
+// performance.now is made to follow Date (lru-cache measures its TTLs with it, the deadline math
+// with it), so a test moves one clock for everything the library reads, and a busy machine
+// cannot move it. Real servers in the same process (oidc-provider, a fault server, sockets) keep
+// working: their I/O does not wait on JavaScript timers. Mocks end with the test.
+import type { TestContext } from 'node:test'
 
+export interface VirtualClock {
+  /** The virtual time, ms since the epoch. */
+  now(): number
+  /** The virtual time in whole seconds (what exp, iat and nbf hold). */
+  nowS(): number
+  /** Moves time on by `ms`, running the timers that fall due, synchronously. */
+  tick(ms: number): void
+  /**
+   * Moves time on by `ms` in steps of `step`, letting promises and I/O settle after each step,
+   * so that work a timer starts (a provider call, a retry) can arm the next timer in time.
+   */
+  advance(ms: number, step?: number): Promise<void>
+  /** Moves time to `ms` since the epoch (only forward), as advance() does. */
+  advanceTo(ms: number, step?: number): Promise<void>
+}
+
+/** Lets pending promises and one round of I/O callbacks run (setImmediate is never mocked here). */
+export async function settle(rounds = 3): Promise<void> {
+  for (let i = 0; i < rounds; i++) await new Promise<void>((resolve) => setImmediate(resolve))
+}
+
+/**
+ * Starts virtual time for one test at `now` (default: the real time rounded up to a whole second,
+ * so tokens made before the test, with real exp, stay valid, and whole-second lifetimes start on
+ * an edge). `timers: false` mocks Date (and performance.now) only: for tests whose real I/O needs
+ * real timers; time then stands still until the test moves it.
+ */
+export function useVirtualTime(t: TestContext, options: { now?: number; timers?: boolean } = {}): VirtualClock {
+  const start = options.now ?? Math.ceil(Date.now() / 1000) * 1000
+  const perfStart = performance.now()
+  t.mock.timers.enable({ apis: options.timers === false ? ['Date'] : ['Date', 'setTimeout', 'setInterval'], now: start })
+  t.mock.method(performance, 'now', () => perfStart + (Date.now() - start))
+  const tick = (ms: number): void => t.mock.timers.tick(ms)
+  const advance = async (ms: number, step = ms): Promise<void> => {
+    await settle()
+    for (let done = 0; done < ms;) {
+      const next = Math.min(Math.max(1, step), ms - done)
+      tick(next)
+      done += next
+      await settle()
+    }
+  }
+  return {
+    now: () => Date.now(),
+    nowS: () => Math.floor(Date.now() / 1000),
+    tick,
+    advance,
+    advanceTo: (ms: number, step?: number) => advance(Math.max(0, ms - Date.now()), step),
+  }
+}
+
+/** @deprecated until its last users move to virtual time. */
 export function startOfNextSecond(): Promise<void> {
-  return sleep(1000 - (Date.now() % 1000) + 20)
+  return new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 20))
 }
