@@ -159,10 +159,10 @@ describe('circuit breaker', () => {
       }
       assert.equal(upstream.requests.length - before, 0, 'no call while open')
       upstream.mode = 'ok'
-      clock.tick(399)
+      await clock.advance(399)
       assert.equal((await tokenAuth(freshToken(), p, options) as AuthFailure).status, 503, 'still open 1 ms before the cooldown ends')
       assert.equal(upstream.requests.length - before, 0)
-      clock.tick(1)
+      await clock.advance(1)
       const probe = await tokenAuth(freshToken(), p, options)
       assert.ok('uid' in probe, 'the half-open probe went through')
       assert.equal(upstream.requests.length - before, 1)
@@ -181,7 +181,7 @@ describe('circuit breaker', () => {
     upstream.status = 503
     upstream.headers = { 'retry-after': '30' }
     await tokenAuth(freshToken(), p, options)
-    clock.tick(200)
+    await clock.advance(200)
     const before = upstream.requests.length
     await Promise.all(Array.from({ length: 5 }, () => tokenAuth(freshToken(), p, options)))
     assert.equal(upstream.requests.length - before, 1, 'one probe only in half-open')
@@ -244,10 +244,10 @@ describe('introspection staleIfError (opt-in)', () => {
     assert.ok('uid' in await tokenAuth(token, p, { cache, breaker: false }))
     upstream.mode = 'status'
     upstream.status = 500
-    clock.tick(150)
+    await clock.advance(150)
     const stale = await tokenAuth(token, p, { cache, breaker: false })
     assert.ok('uid' in stale, 'served stale during the outage')
-    clock.tick(450)
+    await clock.advance(450)
     assert.equal((await tokenAuth(token, p, { cache, breaker: false }) as AuthFailure).status, 503, 'grace over')
     const never = await tokenAuth(freshToken(), p, { cache, breaker: false })
     assert.equal((never as AuthFailure).status, 503, 'a token never seen gets no stale answer')
@@ -263,11 +263,11 @@ describe('introspection staleIfError (opt-in)', () => {
     const token = freshToken()
     assert.ok('uid' in await tokenAuth(token, p, { cache, breaker: false }))
     upstream.mode = 'status'
-    clock.tick(999)
+    await clock.advance(999)
     assert.ok('uid' in await tokenAuth(token, p, { cache, breaker: false }), 'served until exp')
-    clock.tick(1)
+    await clock.advance(1)
     assert.equal((await tokenAuth(token, p, { cache, breaker: false }) as AuthFailure).status, 503, 'not at exp')
-    clock.tick(100)
+    await clock.advance(100)
     assert.equal((await tokenAuth(token, p, { cache, breaker: false }) as AuthFailure).status, 503, 'nor past it')
 
     upstream.mode = 'ok'
@@ -276,7 +276,7 @@ describe('introspection staleIfError (opt-in)', () => {
     const other = freshToken()
     assert.ok('uid' in await tokenAuth(other, plain, { cache, breaker: false }))
     upstream.mode = 'status'
-    clock.tick(80)
+    await clock.advance(80)
     assert.equal((await tokenAuth(other, plain, { cache, breaker: false }) as AuthFailure).status, 503)
   })
 

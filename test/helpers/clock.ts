@@ -10,7 +10,11 @@ export interface VirtualClock {
   now(): number
   /** The virtual time in whole seconds (what exp, iat and nbf hold). */
   nowS(): number
-  /** Moves time on by `ms`, running the timers that fall due, synchronously. */
+  /**
+   * Moves time on by `ms`, running the timers that fall due, synchronously. With real timers
+   * (`timers: false`) use advance(): lru-cache reuses its last reading of the clock until a real
+   * 1-ms timer clears it.
+   */
   tick(ms: number): void
   /**
    * Moves time on by `ms` in steps of `step`, letting promises and I/O settle after each step,
@@ -20,6 +24,8 @@ export interface VirtualClock {
   /** Moves time to `ms` since the epoch (only forward), as advance() does. */
   advanceTo(ms: number, step?: number): Promise<void>
 }
+
+const realSetTimeout = globalThis.setTimeout
 
 /** Lets pending promises and one round of I/O callbacks run (setImmediate is never mocked here). */
 export async function settle(rounds = 3): Promise<void> {
@@ -34,8 +40,9 @@ export async function settle(rounds = 3): Promise<void> {
  */
 export function useVirtualTime(t: TestContext, options: { now?: number; timers?: boolean } = {}): VirtualClock {
   const start = options.now ?? Math.ceil(Date.now() / 1000) * 1000
+  const realTimers = options.timers === false
   const perfStart = performance.now()
-  t.mock.timers.enable({ apis: options.timers === false ? ['Date'] : ['Date', 'setTimeout', 'setInterval'], now: start })
+  t.mock.timers.enable({ apis: realTimers ? ['Date'] : ['Date', 'setTimeout', 'setInterval'], now: start })
   t.mock.method(performance, 'now', () => perfStart + (Date.now() - start))
   const tick = (ms: number): void => t.mock.timers.tick(ms)
   const advance = async (ms: number, step = ms): Promise<void> => {
@@ -44,6 +51,8 @@ export function useVirtualTime(t: TestContext, options: { now?: number; timers?:
       const next = Math.min(Math.max(1, step), ms - done)
       tick(next)
       done += next
+      // lru-cache's cached reading of the clock is cleared by a 1-ms timer: a real one here.
+      if (realTimers) await new Promise((resolve) => realSetTimeout(resolve, 2))
       await settle()
     }
   }
