@@ -4,6 +4,7 @@
 // cannot move it. Real servers in the same process (oidc-provider, a fault server, sockets) keep
 // working: their I/O does not wait on JavaScript timers. Mocks end with the test.
 import type { TestContext } from 'node:test'
+import { until } from './poll.js'
 
 export interface VirtualClock {
   /** The virtual time, ms since the epoch. */
@@ -23,9 +24,48 @@ export interface VirtualClock {
   advance(ms: number, step?: number): Promise<void>
   /** Moves time to `ms` since the epoch (only forward), as advance() does. */
   advanceTo(ms: number, step?: number): Promise<void>
+  /**
+   * Waits (real time, with poll.ts's cap) until `condition` holds, running the timers due now as
+   * it waits (a zero-delay timer set by a message that just arrived), without moving time.
+   */
+  until(condition: () => boolean, what: string): Promise<void>
 }
 
 const realSetTimeout = globalThis.setTimeout
+const realClearTimeout = globalThis.clearTimeout
+const realClearInterval = globalThis.clearInterval
+const probe = realSetTimeout(() => {}, 0)
+const RealTimeout = probe.constructor
+realClearTimeout(probe)
+type TimerFunctions = Pick<typeof globalThis, 'setTimeout' | 'setInterval' | 'clearTimeout' | 'clearInterval'>
+
+/**
+ * Node 20's mock clearTimeout, given a timer of an earlier test's mock (a socket closing after its
+ * test ended), removes whichever timer of this test's sits at that timer's old place in the
+ * queue. Here each mock clears only its own timers; real ones (armed before the mock) go to the
+ * real clearTimeout; an earlier mock's are left alone: their clock is gone.
+ */
+function ownTimersOnly(): void {
+  const timers = globalThis as TimerFunctions
+  const own = new WeakSet<object>()
+  const { setTimeout: mockSetTimeout, setInterval: mockSetInterval, clearTimeout: mockClearTimeout, clearInterval: mockClearInterval } = timers
+  const clear = (mockClear: (timer: never) => void, realClear: (timer: never) => void) => (timer: unknown): void => {
+    if (typeof timer === 'object' && timer !== null && own.has(timer)) mockClear(timer as never)
+    else if (typeof timer === 'number' || timer instanceof RealTimeout) realClear(timer as never)
+  }
+  timers.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
+    const timer = mockSetTimeout(...args)
+    own.add(timer)
+    return timer
+  }) as typeof setTimeout
+  timers.setInterval = ((...args: Parameters<typeof setInterval>) => {
+    const timer = mockSetInterval(...args)
+    own.add(timer)
+    return timer
+  })
+  timers.clearTimeout = clear(mockClearTimeout, realClearTimeout)
+  timers.clearInterval = clear(mockClearInterval, realClearInterval)
+}
 
 /** Lets pending promises and one round of I/O callbacks run (setImmediate is never mocked here). */
 export async function settle(rounds = 3): Promise<void> {
@@ -43,6 +83,8 @@ export function useVirtualTime(t: TestContext, options: { now?: number; timers?:
   const realTimers = options.timers === false
   const perfStart = performance.now()
   t.mock.timers.enable({ apis: realTimers ? ['Date'] : ['Date', 'setTimeout', 'setInterval'], now: start })
+  // Replaced over the mock's own functions: the mock's reset puts the real ones back.
+  if (!realTimers) ownTimersOnly()
   t.mock.method(performance, 'now', () => perfStart + (Date.now() - start))
   const tick = (ms: number): void => t.mock.timers.tick(ms)
   const advance = async (ms: number, step = ms): Promise<void> => {
@@ -62,6 +104,10 @@ export function useVirtualTime(t: TestContext, options: { now?: number; timers?:
     tick,
     advance,
     advanceTo: (ms: number, step?: number) => advance(Math.max(0, ms - Date.now()), step),
+    until: (condition: () => boolean, what: string) => until(() => {
+      tick(0)
+      return condition()
+    }, what),
   }
 }
 
