@@ -73,13 +73,14 @@ export async function settle(rounds = 3): Promise<void> {
 }
 
 /**
- * Starts virtual time for one test at `now` (default: the real time rounded up to a whole second,
- * so tokens made before the test, with real exp, stay valid, and whole-second lifetimes start on
- * an edge). `timers: false` mocks Date (and performance.now) only: for tests whose real I/O needs
- * real timers; time then stands still until the test moves it.
+ * Starts virtual time for one test at `now` (default: the start of the next real second, so
+ * tokens made before the test, with real exp, stay valid, whole-second lifetimes start on an
+ * edge, and a token issued now has a later iat than one issued a moment ago). `timers: false`
+ * mocks Date (and performance.now) only: for tests whose real I/O needs real timers; time then
+ * stands still until the test moves it.
  */
 export function useVirtualTime(t: TestContext, options: { now?: number; timers?: boolean } = {}): VirtualClock {
-  const start = options.now ?? Math.ceil(Date.now() / 1000) * 1000
+  const start = options.now ?? (Math.floor(Date.now() / 1000) + 1) * 1000
   const realTimers = options.timers === false
   const perfStart = performance.now()
   t.mock.timers.enable({ apis: realTimers ? ['Date'] : ['Date', 'setTimeout', 'setInterval'], now: start })
@@ -109,9 +110,4 @@ export function useVirtualTime(t: TestContext, options: { now?: number; timers?:
       return condition()
     }, what),
   }
-}
-
-/** @deprecated until its last users move to virtual time. */
-export function startOfNextSecond(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 20))
 }

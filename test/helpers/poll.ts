@@ -30,13 +30,3 @@ export async function until(condition: () => boolean | Promise<boolean>, what: s
 export function untilWallClockPasses(epochMs: number): Promise<void> {
   return until(() => Date.now() > epochMs, `the wall clock to pass ${new Date(epochMs).toISOString()}`, WAIT_CAP_MS + Math.max(0, epochMs - Date.now()))
 }
-
-/** @deprecated until its last users move to poll(). */
-export async function statusOnceRefused(read: () => Promise<number>, since: number, ms = 1_000): Promise<number> {
-  let status = 200
-  while (status === 200 && Date.now() - since < ms) {
-    status = await read()
-    if (status === 200) await pause(10)
-  }
-  return status
-}
