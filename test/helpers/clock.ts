@@ -29,6 +29,8 @@ export interface VirtualClock {
    * it waits (a zero-delay timer set by a message that just arrived), without moving time.
    */
   until(condition: () => boolean, what: string): Promise<void>
+  /** Back to real time before the test ends (it ends there anyway). */
+  stop(): void
 }
 
 const realSetTimeout = globalThis.setTimeout
@@ -86,7 +88,7 @@ export function useVirtualTime(t: TestContext, options: { now?: number; timers?:
   t.mock.timers.enable({ apis: realTimers ? ['Date'] : ['Date', 'setTimeout', 'setInterval'], now: start })
   // Replaced over the mock's own functions: the mock's reset puts the real ones back.
   if (!realTimers) ownTimersOnly()
-  t.mock.method(performance, 'now', () => perfStart + (Date.now() - start))
+  const perf = t.mock.method(performance, 'now', () => perfStart + (Date.now() - start))
   const tick = (ms: number): void => t.mock.timers.tick(ms)
   const advance = async (ms: number, step = ms): Promise<void> => {
     await settle()
@@ -109,5 +111,9 @@ export function useVirtualTime(t: TestContext, options: { now?: number; timers?:
       tick(0)
       return condition()
     }, what),
+    stop: () => {
+      t.mock.timers.reset()
+      perf.mock.restore()
+    },
   }
 }

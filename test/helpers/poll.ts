@@ -25,8 +25,3 @@ export async function poll<T>(read: () => T | Promise<T>, done: (value: T) => bo
 export async function until(condition: () => boolean | Promise<boolean>, what: string, within = WAIT_CAP_MS): Promise<void> {
   if (!await poll(condition, (held) => held, within)) throw new Error(`gave up after ${within} ms waiting for ${what}`)
 }
-
-/** Waits until the real wall clock has passed `epochMs` (for a child process's clock, which no test can move). */
-export function untilWallClockPasses(epochMs: number): Promise<void> {
-  return until(() => Date.now() > epochMs, `the wall clock to pass ${new Date(epochMs).toISOString()}`, WAIT_CAP_MS + Math.max(0, epochMs - Date.now()))
-}
