@@ -1,13 +1,13 @@
 // `npm run test:stress`: the whole suite while another process keeps one core busy (a child
 // spinning in a loop), as on a laptop that is doing something else or a shared CI runner. Prints
 // the suite's output, then the tests that failed by name, and the wall time; exits 1 on any
-// failure. Extra arguments go to node's test runner (e.g. --test-concurrency=2); .ts files among
-// them replace the whole suite.
+// failure. The files run as in npm test (two at once at least); extra arguments go to node's test
+// runner (e.g. --test-concurrency=1); .ts files among them replace the whole suite.
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { findTests } from './test-files.mjs'
+import { concurrency, findTests } from './test-files.mjs'
 
 const args = process.argv.slice(2)
 const files = args.some((arg) => arg.endsWith('.ts')) ? [] : findTests()
@@ -20,7 +20,7 @@ const code = await new Promise((resolve) => {
     '--import', 'tsx', '--test',
     '--test-reporter=spec', '--test-reporter-destination=stdout',
     `--test-reporter=${new URL('./failed-tests-reporter.mjs', import.meta.url).pathname}`, `--test-reporter-destination=${failuresFile}`,
-    ...args, ...files,
+    ...concurrency(args), ...args, ...files,
   ], { stdio: 'inherit' })
   suite.once('exit', (exitCode, signal) => resolve(exitCode ?? (signal === null ? 1 : 128)))
 })

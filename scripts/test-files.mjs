@@ -1,6 +1,7 @@
 // The suite's files: every test/**/*.test.ts (fixtures excepted), sorted. Node 20's --test does
-// not expand globs, so the runners list them here.
+// not expand globs, so the runners list them here. And how many run at once.
 import { readdirSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 
 export function findTests(dir = 'test') {
@@ -11,4 +12,14 @@ export function findTests(dir = 'test') {
     else if (entry.isFile() && entry.name.endsWith('.test.ts')) found.push(path)
   }
   return found.sort()
+}
+
+/**
+ * node's --test-concurrency, unless the caller gave one: a file per spare core as node does, but
+ * at least two: most files spend their time waiting on servers, sockets and child processes, and
+ * no test depends on the machine's speed (scripts/check-test-timing.mjs), so a 2-core machine
+ * runs two at once.
+ */
+export function concurrency(args) {
+  return args.some((arg) => arg.startsWith('--test-concurrency')) ? [] : [`--test-concurrency=${Math.max(2, availableParallelism() - 1)}`]
 }
