@@ -9,6 +9,11 @@ export interface TestProviderOptions {
   name?: string
   /** Seconds of clock skew allowed on exp/nbf. Default 0: a test provider is exact, unlike defineProvider's 5. */
   clockTolerance?: number
+  /**
+   * Names its table for caches shared across registrations or processes (a fleet test). Default:
+   * none, so its entries are its own: its table may change, and the library cannot compare two.
+   */
+  namespace?: string
 }
 
 export interface TestProvider extends Provider<Claims> {
@@ -31,6 +36,7 @@ export function testProvider(options: TestProviderOptions): TestProvider {
   const provider = defineProvider<Claims>({
     name: options.name ?? 'test',
     clockTolerance: options.clockTolerance ?? 0,
+    ...(options.namespace === undefined ? {} : { namespace: `test:${options.namespace}` }),
     getPayload: (token) => {
       calls++
       if (state.unavailable) return Promise.reject(new ProviderUnavailableError())

@@ -7,7 +7,8 @@
 //
 // Reads the code with the TypeScript parser. A sleep is a call of setTimeout, sleep, delay or wait
 // (not a method: socket.setTimeout(…) is a socket's idle timeout); its delay counts when it is a
-// literal, a const, or arithmetic of those, or when it is computed from the wall clock. A bound is
+// literal, a const, or arithmetic of those, or when it is computed from the wall clock. Inside
+// Promise.race(…) such a timer is a cap on a wait instead, which must be 5 s or more. A bound is
 // a comparison inside assert(…)/assert.ok(…) whose smaller side is a wall-clock duration
 // (`Date.now() - t`, `performance.now() - t`, or a variable set to one) and whose larger side is
 // under 5,000 (or not a number the script can read), or whose smaller side is the wall-clock
@@ -149,6 +150,14 @@ function checkFile(path, display) {
     return { ms: 0, exact: false }
   }
 
+  /** Whether a call is inside the arguments of Promise.race(…). */
+  const racedAgainst = (call) => {
+    for (let node = call.parent; node !== undefined && !ts.isSourceFile(node); node = node.parent) {
+      if (ts.isCallExpression(node) && node.expression.getText(file) === 'Promise.race') return true
+    }
+    return false
+  }
+
   const checkSleep = (call) => {
     const name = call.expression.text
     const args = call.arguments
@@ -158,11 +167,12 @@ function checkFile(path, display) {
     const callbackForm = name === 'setTimeout' && (ts.isArrowFunction(first) || ts.isFunctionExpression(first) || (args.length >= 2 && value(first) === undefined))
     const delay = callbackForm ? args[1] : args[0]
     if (delay === undefined) return
-    if (readsClock(delay)) report(call, 'sleeps until a wall-clock instant (use virtual time, or wait for the event)')
-    else {
-      const ms = value(delay)
-      if (ms !== undefined && ms > LONGEST_SLEEP_MS) report(call, `sleeps ${ms} ms (over ${LONGEST_SLEEP_MS} ms: use virtual time, or wait for the event)`)
-    }
+    const ms = value(delay)
+    if (racedAgainst(call)) {
+      // A timer raced against the awaited work is a cap: a wall-clock bound, not a sleep.
+      if (ms !== undefined && ms < SHORTEST_BOUND_MS) report(call, `caps the wait at ${ms} ms (under ${SHORTEST_BOUND_MS} ms: a busy machine hits it)`)
+    } else if (readsClock(delay)) report(call, 'sleeps until a wall-clock instant (use virtual time, or wait for the event)')
+    else if (ms !== undefined && ms > LONGEST_SLEEP_MS) report(call, `sleeps ${ms} ms (over ${LONGEST_SLEEP_MS} ms: use virtual time, or wait for the event)`)
   }
 
   const checkAssertion = (call) => {

@@ -1,10 +1,13 @@
 // The two results of authentication, shaped after Ueberauth.Auth and Ueberauth.Failure, and
 // their builders. A cached Auth never holds the raw token: it is attached per request.
-import { FAILURES, type FailureKey, type FailureReason } from './errors.js'
+import { DEFAULT_RETRY_AFTER, FAILURES, type FailureKey, type FailureReason } from './errors.js'
 
 export interface Credentials {
-  /** The raw access token. Present on `request.auth`; never stored in any cache. */
-  token: string
+  /**
+   * The raw access token. Present on `request.auth`, never stored in any cache, and not
+   * enumerable: JSON.stringify, logs and spreads of an Auth leave it out.
+   */
+  readonly token: string
   /** `Bearer` (the scheme the token came with). */
   tokenType: string
   /** Whether the token has an expiry. */
@@ -74,7 +77,7 @@ export interface AuthFailure {
   strategy: string
   status: number
   errors: AuthError[]
-  /** Seconds to wait before retrying, on `provider_unavailable`. */
+  /** Seconds to wait before retrying: on every `provider_unavailable` (the identity provider's hint, or 5). */
   retryAfter?: number
   /** The scheme the client must use: `DPoP` when the failure is about a DPoP binding or proof. */
   challenge?: 'DPoP'
@@ -86,20 +89,31 @@ export function buildFailure(provider: string, key: FailureKey, message?: string
   const error: AuthError = { messageKey: key, message: message ?? FAILURES[key].description }
   if (reason !== undefined) error.reason = reason
   const failure: AuthFailure = { provider, strategy: STRATEGY, status: FAILURES[key].status, errors: [error] }
-  if (retryAfter !== undefined) failure.retryAfter = retryAfter
+  // Every outage says when to come back, whichever door reports it.
+  if (retryAfter !== undefined || key === 'provider_unavailable') failure.retryAfter = retryAfter ?? DEFAULT_RETRY_AFTER
   return failure
 }
 
-/** Attaches the request's token to a cached Auth; the cached object itself is not touched. */
+/**
+ * Attaches the request's token to a cached Auth (the cached object itself is not touched). The
+ * token is readable but not enumerable: an Auth serialises (JSON, logs, spreads) without it,
+ * whatever a handler does with it.
+ */
 export function withToken(cached: CachedAuth, token: string): Auth {
   return {
     uid: cached.uid,
     provider: cached.provider,
     strategy: cached.strategy,
-    credentials: { ...cached.credentials, token },
+    credentials: credentialsWith(cached.credentials, token),
     info: cached.info,
     extra: cached.extra,
   }
+}
+
+/** Credentials with the token attached, not enumerable (see withToken); `changes` applied over them. */
+export function credentialsWith(credentials: Omit<Credentials, 'token'>, token: string, changes?: Partial<Omit<Credentials, 'token'>>): Credentials {
+  const copy = changes === undefined ? { ...credentials } : { ...credentials, ...changes }
+  return Object.defineProperty(copy, 'token', { value: token, enumerable: false }) as Credentials
 }
 
 export function isAuthFailure(result: Auth | AuthFailure): result is AuthFailure {

@@ -4,7 +4,7 @@
 // not come with the DPoP scheme). A bound token is never accepted where its proof cannot be
 // checked, and never downgraded to Bearer. Framework-free: a door says what it can prove (Facts).
 import { createHash } from 'node:crypto'
-import { buildFailure, type Auth, type AuthFailure } from './auth.js'
+import { buildFailure, credentialsWith, type Auth, type AuthFailure } from './auth.js'
 import { DpopError, type DpopMode, type DpopVerifier } from './dpop.js'
 
 /** What a DPoP proof must name: the request it came with. */
@@ -79,7 +79,7 @@ export function checkBinding(auth: Auth, facts: Facts, mode: DpopMode, verifier:
   if (typeof request === 'string') return buildFailure(auth.provider, 'invalid_request', request, undefined, 'binding')
   if (request.proofCount > 1) return refuse(auth, 'invalid_dpop_proof', 'More than one DPoP proof was sent', true)
   return verifier.verify(request.proof, { method: request.method, url: request.url, accessToken: auth.credentials.token, jkt }).then(
-    (): Auth => ({ ...auth, strategy: 'dpop', credentials: { ...auth.credentials, tokenType: 'DPoP' } }),
+    (): Auth => ({ ...auth, strategy: 'dpop', credentials: credentialsWith(auth.credentials, auth.credentials.token, { tokenType: 'DPoP' }) }),
     (err: unknown) => refuse(auth, 'invalid_dpop_proof', err instanceof DpopError ? err.message : 'The DPoP proof is invalid', true),
   )
 }

@@ -2,6 +2,7 @@
 // called for `cooldown` ms (requests get a fast 503); then one probe goes through (half-open),
 // and its result closes or reopens the circuit. An identity provider that is down is not
 // hammered by every request, and clients are told when to come back.
+import { INTEGER_OPTIONS, integerOption } from './defaults.js'
 
 export interface BreakerOptions {
   /** Consecutive transient failures that open the circuit. Default 5. */
@@ -12,7 +13,17 @@ export interface BreakerOptions {
 
 export type BreakerState = 'closed' | 'open' | 'half-open'
 
-export const BREAKER_DEFAULTS = Object.freeze({ threshold: 5, cooldown: 10_000 })
+/** Checks the breaker option (false, or { threshold?, cooldown? } in range), naming the member at fault. */
+export function checkBreaker(value: unknown, path: string): Required<BreakerOptions> | false {
+  if (value === false) return false
+  if (value === undefined) return { threshold: INTEGER_OPTIONS['breaker.threshold'].default, cooldown: INTEGER_OPTIONS['breaker.cooldown'].default }
+  if (value === null || typeof value !== 'object') throw new TypeError(`${path} must be false or { threshold, cooldown }`)
+  for (const name of Object.keys(value)) {
+    if (name !== 'threshold' && name !== 'cooldown') throw new TypeError(`${path}: unknown option "${name}"`)
+  }
+  const { threshold, cooldown } = value as BreakerOptions
+  return { threshold: integerOption(threshold, 'breaker.threshold', `${path}.threshold`), cooldown: integerOption(cooldown, 'breaker.cooldown', `${path}.cooldown`) }
+}
 
 export class CircuitBreaker {
   readonly threshold: number
@@ -24,10 +35,9 @@ export class CircuitBreaker {
   readonly #onChange: (from: BreakerState, to: BreakerState) => void
 
   constructor(options: BreakerOptions = {}, onChange: (from: BreakerState, to: BreakerState) => void = () => {}) {
-    this.threshold = options.threshold ?? BREAKER_DEFAULTS.threshold
-    this.cooldown = options.cooldown ?? BREAKER_DEFAULTS.cooldown
-    if (!Number.isSafeInteger(this.threshold) || this.threshold < 1) throw new TypeError('breaker.threshold must be an integer >= 1')
-    if (!Number.isSafeInteger(this.cooldown) || this.cooldown < 1) throw new TypeError('breaker.cooldown must be an integer >= 1 (ms)')
+    const checked = checkBreaker(options, 'breaker') as Required<BreakerOptions>
+    this.threshold = checked.threshold
+    this.cooldown = checked.cooldown
     this.#onChange = onChange
   }
 

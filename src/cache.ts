@@ -5,6 +5,7 @@
 import { hash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import type { AuthFailure, CachedAuth } from './auth.js'
+import { integerOption } from './defaults.js'
 import { DenialList } from './denials.js'
 import { SharedStore } from './fleet.js'
 import { assertStore, StoreSeal, type StoreSecret, type TokenStore } from './store.js'
@@ -35,7 +36,6 @@ export interface CacheOptions {
   storeSecret?: StoreSecret | StoreSecret[]
 }
 
-export const CACHE_DEFAULTS = Object.freeze({ max: 10_000, maxTtl: 300_000, negativeTtl: 0, negativeMax: 1_000 })
 const CACHE_OPTIONS = new Set(['max', 'maxTtl', 'negativeTtl', 'negativeMax', 'store', 'storeSecret'])
 
 /**
@@ -44,12 +44,6 @@ const CACHE_OPTIONS = new Set(['max', 'maxTtl', 'negativeTtl', 'negativeMax', 's
  */
 export type Outcome = ({ auth: CachedAuth; ttl: number; stale?: boolean; shared?: boolean } | { failure: AuthFailure; cacheable: boolean }) & { breakerOpen?: boolean }
 
-function assertNonNegativeInteger(value: unknown, path: string, positive = false): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < (positive ? 1 : 0)) {
-    throw new TypeError(`${path} must be an integer ${positive ? '>= 1' : '>= 0'}, got ${String(value)}`)
-  }
-  return value
-}
 
 /** The cache key: SHA-256 over the provider's namespace and the token. The raw token is never a key. */
 export function cacheKey(namespace: string, token: string): string {
@@ -91,9 +85,9 @@ export class TokenCache {
     for (const name of Object.keys(options)) {
       if (!CACHE_OPTIONS.has(name)) throw new TypeError(`${path}: unknown option "${name}"`)
     }
-    this.max = assertNonNegativeInteger(options.max ?? CACHE_DEFAULTS.max, `${path}.max`, true)
-    this.maxTtl = assertNonNegativeInteger(options.maxTtl ?? CACHE_DEFAULTS.maxTtl, `${path}.maxTtl`)
-    this.negativeTtl = assertNonNegativeInteger(options.negativeTtl ?? CACHE_DEFAULTS.negativeTtl, `${path}.negativeTtl`)
+    this.max = integerOption(options.max, 'cache.max', `${path}.max`)
+    this.maxTtl = integerOption(options.maxTtl, 'cache.maxTtl', `${path}.maxTtl`)
+    this.negativeTtl = integerOption(options.negativeTtl, 'cache.negativeTtl', `${path}.negativeTtl`)
     if (options.store !== undefined) {
       assertStore(options.store, `${path}.store`)
       if (options.storeSecret === undefined) throw new TypeError(`${path}.storeSecret is required with a store: entries in a shared store are sealed with it`)
@@ -103,7 +97,7 @@ export class TokenCache {
       this.shared = undefined
     }
     this.store = options.store
-    const negativeMax = assertNonNegativeInteger(options.negativeMax ?? CACHE_DEFAULTS.negativeMax, `${path}.negativeMax`, true)
+    const negativeMax = integerOption(options.negativeMax, 'cache.negativeMax', `${path}.negativeMax`)
     // Expired entries stay until the LRU pushes them out, so that a provider with staleIfError
     // can fall back on them during an outage; get() never returns them.
     if (this.maxTtl > 0) {

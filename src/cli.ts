@@ -4,8 +4,9 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { decodeToken } from './inspect/decode.js'
-import { formatReport } from './inspect/format.js'
+import { formatJson, formatReport, visible } from './inspect/format.js'
 import { inspectToken, type InspectOptions } from './inspect/inspect-token.js'
+import { scrub } from './log.js'
 import type { ClientAuthMethod } from '../providers/introspection.js'
 
 const USAGE = `Usage: fastify-token-auth inspect <token | -> --issuer <url> [options]
@@ -41,11 +42,58 @@ class UsageError extends Error {}
 
 const CLIENT_AUTH: readonly string[] = ['client_secret_basic', 'client_secret_post', 'none']
 
+// An option whose value went missing (`--timeout $UNSET "$TOKEN"`) takes the next argument, the
+// token, as its value: errors about a value never repeat it.
 function numberOption(value: string | undefined, name: string, min: number): number | undefined {
   if (value === undefined) return undefined
   const number = Number(value)
-  if (!Number.isFinite(number) || number < min) throw new UsageError(`--${name} must be a number >= ${min}, got ${JSON.stringify(value)}`)
+  if (!Number.isFinite(number) || number < min) throw new UsageError(`the value of --${name} is not a number >= ${min} (not repeated here: it may be the token)`)
   return number
+}
+
+function urlOption(value: string | undefined, name: string): string | undefined {
+  if (value === undefined) return undefined
+  let url: URL | undefined
+  try {
+    url = new URL(value)
+  } catch {
+    url = undefined
+  }
+  if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+    throw new UsageError(`the value of --${name} is not an absolute http(s) URL (not repeated here: it may be the token)`)
+  }
+  return value
+}
+
+/** A compact JWS or JWE: a JOSE header (base64url JSON) and more segments. */
+function isJwtShaped(value: string): boolean {
+  const dots = value.split('.').length - 1
+  if ((dots !== 2 && dots !== 4) || !TOKEN68.test(value)) return false
+  return Buffer.from(value.slice(0, value.indexOf('.')), 'base64url').toString('utf8').trimStart().startsWith('{')
+}
+
+/** Refuses a token found in an option's value, which would otherwise reach the report or an error. */
+function checkNoTokenInValues(values: Record<string, unknown>): void {
+  for (const [name, value] of Object.entries(values)) {
+    if (name === 'client-secret') continue
+    for (const item of ([] as unknown[]).concat(value)) {
+      if (typeof item === 'string' && isJwtShaped(item)) {
+        throw new UsageError(`the value of --${name} looks like a token (not repeated here): did the option before it lose its value to an unset variable? The token goes last, or on standard input with "-"`)
+      }
+    }
+  }
+}
+
+/** Whether an argument could be a token or a secret (not an option's name): error messages never repeat one. */
+function isTokenLike(arg: string): boolean {
+  return arg.length >= 16 && TOKEN68.test(arg) && !isWordLike(arg.replace(/^--?/, ''))
+}
+
+/** An error message for the terminal: no argument that could be a token, no control character. */
+function safeMessage(message: string, argv: readonly string[], token: string | undefined): string {
+  let safe = token === undefined ? message : scrub(message, token)
+  for (const arg of argv) if (isTokenLike(arg)) safe = safe.replaceAll(arg, '[value]')
+  return visible(safe)
 }
 
 const OPTIONS = {
@@ -105,6 +153,7 @@ function parseOptions(argv: string[]) {
 function parse(argv: string[]): { token: string | undefined; options: InspectOptions; json: boolean } | 'help' {
   const { values, positionals } = parseOptions(argv)
   if (values.help === true) return 'help'
+  checkNoTokenInValues(values)
   const [command, token, ...extra] = positionals
   if (command !== 'inspect') {
     // A forgotten "inspect" leaves the token in the command's place.
@@ -136,9 +185,13 @@ function parse(argv: string[]): { token: string | undefined; options: InspectOpt
     options.clientSecret = values['client-secret'] ?? process.env.FASTIFY_TOKEN_AUTH_CLIENT_SECRET
     if (clientAuth !== undefined) options.clientAuth = clientAuth as ClientAuthMethod
   }
-  if (values['jwks-uri'] !== undefined) options.jwksUri = values['jwks-uri']
-  if (values['introspection-endpoint'] !== undefined) options.introspectionEndpoint = values['introspection-endpoint']
-  if (values['userinfo-endpoint'] !== undefined) options.userinfoEndpoint = values['userinfo-endpoint']
+  urlOption(values.issuer, 'issuer')
+  const jwksUri = urlOption(values['jwks-uri'], 'jwks-uri')
+  if (jwksUri !== undefined) options.jwksUri = jwksUri
+  const introspectionEndpoint = urlOption(values['introspection-endpoint'], 'introspection-endpoint')
+  if (introspectionEndpoint !== undefined) options.introspectionEndpoint = introspectionEndpoint
+  const userinfoEndpoint = urlOption(values['userinfo-endpoint'], 'userinfo-endpoint')
+  if (userinfoEndpoint !== undefined) options.userinfoEndpoint = userinfoEndpoint
   const clockTolerance = numberOption(values['clock-tolerance'], 'clock-tolerance', 0)
   if (clockTolerance !== undefined) options.clockTolerance = clockTolerance
   const timeout = numberOption(values.timeout, 'timeout', 1)
@@ -153,7 +206,7 @@ function readToken(): string {
 
 async function main(argv: string[]): Promise<number> {
   let parsed: ReturnType<typeof parse>
-  let token: string
+  let token: string | undefined
   try {
     parsed = parse(argv)
     if (parsed === 'help') {
@@ -163,18 +216,17 @@ async function main(argv: string[]): Promise<number> {
     token = (parsed.token ?? readToken()).trim()
     if (token.length === 0) throw new UsageError('the token is empty')
   } catch (err) {
-    process.stderr.write(`fastify-token-auth: ${(err as Error).message}\n\n${USAGE}`)
+    process.stderr.write(`fastify-token-auth: ${safeMessage((err as Error).message, argv, token)}\n\n${USAGE}`)
     return EXIT_USAGE
   }
   try {
     const report = await inspectToken(token, parsed.options)
-    process.stdout.write(parsed.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report))
+    process.stdout.write(parsed.json ? formatJson(report) : formatReport(report))
     return report.exitCode
   } catch (err) {
     // Options no API could run with (an issuer whose discovery names another one, a missing
     // client secret): say so, as the plugin would at registration.
-    const message = (err as Error).message.replaceAll(token, '[token]')
-    process.stderr.write(`fastify-token-auth: ${message}\n`)
+    process.stderr.write(`fastify-token-auth: ${safeMessage((err as Error).message, argv, token)}\n`)
     return EXIT_USAGE
   }
 }

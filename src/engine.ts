@@ -9,6 +9,7 @@
 import { buildFailure, isAuthFailure, withToken, type Auth, type AuthFailure, type CachedAuth } from './auth.js'
 import { checkBinding, NO_PROOF, type Facts } from './binding.js'
 import { cacheKey, type Outcome, type TokenCache } from './cache.js'
+import { integerOption } from './defaults.js'
 import { channels } from './diagnostics.js'
 import { DpopVerifier, type DpopMode } from './dpop.js'
 import { checkToken } from './extract-token.js'
@@ -19,7 +20,7 @@ import type { FailureReason } from './errors.js'
 import type { Logger, Provider } from './provider.js'
 import { callProvider, type CallSettings } from './provider-call.js'
 import type { RevocationMessage } from './store.js'
-import { authFromTicket, TICKET_DEFAULT_TTL, TICKET_MAX_TTL, type TicketReason, type Tickets } from './ticket.js'
+import { authFromTicket, type TicketReason, type Tickets } from './ticket.js'
 
 /** What a route asks of an authenticated credential. */
 export interface AccessRule {
@@ -270,8 +271,7 @@ export class Engine {
     if (options === null || typeof options !== 'object' || typeof options.route !== 'string' || !options.route.startsWith('/')) {
       throw new TypeError("issueTicket: options.route must name the WebSocket route the ticket opens, e.g. { route: '/stream' }")
     }
-    const ttl = options.ttl ?? TICKET_DEFAULT_TTL
-    if (!Number.isSafeInteger(ttl) || ttl < 1 || ttl > TICKET_MAX_TTL) throw new TypeError('issueTicket: options.ttl must be an integer from 1 to 600,000 ms')
+    const ttl = integerOption(options.ttl, 'issueTicket.ttl', 'issueTicket: options.ttl')
     if (auth.strategy === 'ticket') throw new TypeError('issueTicket: a ticket cannot mint another ticket')
     const cnf = auth.credentials.other.cnf as { jkt?: unknown; 'x5t#S256'?: unknown } | undefined
     if (auth.strategy === 'dpop' || cnf?.jkt !== undefined) {

@@ -46,6 +46,8 @@ export type FailureReason =
   | 'malformed' | 'signature' | 'algorithm' | 'unknown_key' | 'expired' | 'not_yet_valid'
   | 'issuer' | 'audience' | 'type' | 'missing_claim' | 'claim_type' | 'subject' | 'inactive'
   | 'revoked' | 'validate' | 'binding' | 'scope'
+  // the identity provider answered about the token with a refusal that says no more (a 4xx)
+  | 'refused'
   // the identity provider
   | 'timeout' | 'network' | 'status' | 'rate_limited' | 'bad_answer' | 'client_auth' | 'circuit_open'
 

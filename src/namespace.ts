@@ -61,11 +61,13 @@ function splitRules(value: unknown, functions: unknown[]): unknown {
 
 /**
  * A provider's namespace from its options: every option is a rule except those in `omit` (how it
- * fetches: dispatchers, timeouts, secrets), and the user's functions among them are recorded.
+ * fetches: dispatchers, timeouts, secrets), read over its `defaults` (so that a default written
+ * out names the same rules), and the user's functions among them are recorded.
  */
-export function providerNamespace(kind: string, options: object, omit: readonly string[]): { namespace: string | undefined; functions: unknown[] } {
+export function providerNamespace(kind: string, options: object, omit: readonly string[], defaults: object = {}): { namespace: string | undefined; functions: unknown[] } {
   const functions: unknown[] = []
-  const kept = Object.fromEntries(Object.entries(options).filter(([name]) => name !== 'namespace' && !omit.includes(name)))
+  const given = Object.entries(options).filter(([name, value]) => value !== undefined && name !== 'namespace' && !omit.includes(name))
+  const kept = { ...defaults, ...Object.fromEntries(given) }
   const rules = splitRules(kept, functions)
   const namespace = deriveNamespace({ kind, rules, functions, namespace: (options as { namespace?: string }).namespace })
   return { namespace, functions }

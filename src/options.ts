@@ -4,6 +4,7 @@ import type { BreakerOptions } from './breaker.js'
 import { checkRevalidate, type RevalidateOptions } from './revalidate.js'
 import type { DpopMode } from './dpop.js'
 import type { EngineSettings } from './engine.js'
+import { OTHER_DEFAULTS } from './defaults.js'
 import { checkPublicUrl } from './http-facts.js'
 import { resourceMetadata, type ResourceMetadata, type ResourceMetadataOptions } from './resource-metadata.js'
 import { Tickets, type TicketSecret } from './ticket.js'
@@ -17,7 +18,7 @@ import { assertProvider, type AnyProvider, type Logger, type Provider } from './
 interface PluginOptionsBase {
   /**
    * Cache of validated tokens: options for a new one, a TokenCache to share between
-   * registrations, or `false` for none. Default `{ max: 10_000, maxTtl: 300_000, negativeTtl: 0 }`.
+   * registrations, or `false` for none. Default `{ max: 10_000, maxTtl: 300_000, negativeTtl: 0, negativeMax: 1_000 }`.
    */
   cache?: CacheOptions | TokenCache | false
   /** `realm` of the WWW-Authenticate challenge. Default `'api'`. */
@@ -99,22 +100,10 @@ export interface NormalizedOptions {
   publicUrl: string | undefined
 }
 
-export const PLUGIN_DEFAULTS = Object.freeze({ realm: 'api', allowQuery: false })
 
 // Ours, plus what Fastify's register() itself may pass along.
 const KNOWN_OPTIONS = new Set(['provider', 'cache', 'issuers', 'realm', 'maxTokenLength', 'allowQuery', 'timeout', 'breaker', 'revalidate', 'ticketSecret', 'resourceMetadata', 'dpop', 'publicUrl', 'prefix', 'logLevel', 'logSerializers'])
 
-function checkBreaker(value: unknown): BreakerOptions | false | undefined {
-  if (value === undefined || value === false) return value
-  if (value === null || typeof value !== 'object') throw new TypeError('fastify-token-auth: options.breaker must be false or { threshold, cooldown }')
-  const { threshold, cooldown } = value as BreakerOptions
-  for (const [name, member] of [['threshold', threshold], ['cooldown', cooldown]] as const) {
-    if (member !== undefined && !(Number.isSafeInteger(member) && member >= 1)) {
-      throw new TypeError(`fastify-token-auth: options.breaker.${name} must be an integer >= 1`)
-    }
-  }
-  return value
-}
 
 
 function revalidateOptions(value: unknown, cache: TokenCache): RevalidateOptions | undefined {
@@ -132,18 +121,18 @@ export function normalizeOptions(options: TokenAuthPluginOptions, log: Logger): 
     ? multiIssuer(options.issuers, 'fastify-token-auth: options.issuers')
     : Array.isArray(options.provider) ? multiIssuer(options.provider, 'fastify-token-auth: options.provider') : options.provider
   assertProvider(provider, 'fastify-token-auth: options.provider')
-  const realm = options.realm ?? PLUGIN_DEFAULTS.realm
+  const realm = options.realm ?? OTHER_DEFAULTS.realm
   if (typeof realm !== 'string' || realm.length === 0 || quotable(realm) !== realm) {
     throw new TypeError('fastify-token-auth: options.realm must be a non-empty string of printable ASCII without " or \\')
   }
-  const allowQuery = options.allowQuery ?? PLUGIN_DEFAULTS.allowQuery
-  const dpop = options.dpop ?? 'allowed'
+  const allowQuery = options.allowQuery ?? OTHER_DEFAULTS.allowQuery
+  const dpop = options.dpop ?? OTHER_DEFAULTS.dpop
   if (dpop !== 'allowed' && dpop !== 'required' && dpop !== 'disabled') throw new TypeError("fastify-token-auth: options.dpop must be 'allowed', 'required' or 'disabled'")
   if (typeof allowQuery !== 'boolean') throw new TypeError('fastify-token-auth: options.allowQuery must be a boolean')
   const ownsCache = !(options.cache instanceof TokenCache)
   const cache = options.cache instanceof TokenCache ? options.cache : new TokenCache(options.cache ?? {}, 'fastify-token-auth: options.cache')
   const settings = resolveSettings(
-    { cache, timeout: options.timeout, maxTokenLength: options.maxTokenLength, logger: log, breaker: checkBreaker(options.breaker) },
+    { cache, timeout: options.timeout, maxTokenLength: options.maxTokenLength, logger: log, breaker: options.breaker },
     'fastify-token-auth: options',
   )
   return {

@@ -5,6 +5,8 @@ import { buildFailure, type Auth, type AuthFailure } from './auth.js'
 import { NO_PROOF, type Facts } from './binding.js'
 import type { BreakerOptions } from './breaker.js'
 import { TokenCache } from './cache.js'
+import { checkBreaker } from './breaker.js'
+import { integerOption } from './defaults.js'
 import { DpopVerifier } from './dpop.js'
 import { Engine, type EngineSettings } from './engine.js'
 import { SILENT_LOGGER } from './log.js'
@@ -42,26 +44,18 @@ export interface Presentation {
   certificate?: Buffer
 }
 
-export const PIPELINE_DEFAULTS = Object.freeze({ timeout: 5_000, maxTokenLength: 8_192 })
 const TOKEN_AUTH_OPTIONS = new Set(['cache', 'timeout', 'breaker', 'scopes', 'maxTokenLength', 'logger', 'presentation'])
 
-function positiveInteger(value: unknown, fallback: number, path: string): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new TypeError(`${path} must be an integer >= 1, got ${typeof value === 'number' ? value : typeof value}`)
-  }
-  return value
-}
 
 export function resolveSettings(options: Omit<TokenAuthOptions, 'scopes' | 'presentation'>, path = 'options'): EngineSettings {
   const cache = options.cache === undefined || options.cache === false ? new TokenCache(false) : options.cache
   if (!(cache instanceof TokenCache)) throw new TypeError(`${path}.cache must be a TokenCache (createCache()) or false`)
   return {
     cache,
-    timeout: positiveInteger(options.timeout, PIPELINE_DEFAULTS.timeout, `${path}.timeout`),
-    maxTokenLength: positiveInteger(options.maxTokenLength, PIPELINE_DEFAULTS.maxTokenLength, `${path}.maxTokenLength`),
+    timeout: integerOption(options.timeout, 'timeout', `${path}.timeout`),
+    maxTokenLength: integerOption(options.maxTokenLength, 'maxTokenLength', `${path}.maxTokenLength`),
     log: options.logger ?? SILENT_LOGGER,
-    breaker: options.breaker ?? {},
+    breaker: checkBreaker(options.breaker, `${path}.breaker`),
   }
 }
 

@@ -6,7 +6,7 @@ import { CircuitBreaker, type BreakerOptions } from './breaker.js'
 import type { Outcome } from './cache.js'
 import { channels } from './diagnostics.js'
 import { InvalidTokenError, isInvalidTokenError, isProviderUnavailableError, ProviderUnavailableError, type FailureKey } from './errors.js'
-import { describeError, fingerprint } from './log.js'
+import { describeError, fingerprint, mentionsToken } from './log.js'
 import { freezeDeep } from './store.js'
 import type { Logger, Provider, ProviderContext } from './provider.js'
 
@@ -65,9 +65,9 @@ function rejectOnAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   })
 }
 
-/** A provider's message, unless it quotes the token: then the generic one (undefined). */
+/** A provider's message, unless it quotes the token in any form: then the generic one (undefined). */
 function publicMessage(message: string, token: string): string | undefined {
-  return message.length > 0 && !message.includes(token) ? message : undefined
+  return message.length > 0 && !mentionsToken(message, token) ? message : undefined
 }
 
 function failureOutcome(err: unknown, provider: Provider<unknown>, token: string, key: string, log: Logger): Outcome {
@@ -104,14 +104,14 @@ export async function callProvider(provider: Provider<unknown>, token: string, k
   const breaker = breakerOf(provider, settings.breaker, settings.log)
   const wait = breaker?.refuse()
   if (wait !== undefined) {
-    return { failure: buildFailure(provider.name, 'provider_unavailable', 'The identity provider is unavailable (circuit open)', wait), cacheable: false, breakerOpen: true }
+    return { failure: buildFailure(provider.name, 'provider_unavailable', 'The identity provider is unavailable (circuit open)', wait, 'circuit_open'), cacheable: false, breakerOpen: true }
   }
   const started = performance.now()
   const deadline = started + settings.timeout
   const controller = new AbortController()
   const timer = setTimeout(() => {
     controller.abort(new ProviderUnavailableError('The identity provider did not answer in time', {
-      cause: new Error(`no answer within ${settings.timeout} ms`),
+      cause: new Error(`no answer within ${settings.timeout} ms`), reason: 'timeout',
     }))
   }, settings.timeout)
   const ctx: ProviderContext = { signal: controller.signal, log: settings.log }

@@ -2,7 +2,7 @@
 // defineProvider() which fills the mapping from standard claims, and the startup shape check.
 import type { Credentials, Extra, Info } from './auth.js'
 import {
-  assertTimeWindow, numericDate, otherCredentialsOf, profileOf, scopesOf, subjectOf, type Claims,
+  assertClaimTypes, assertTimeWindow, numericDate, otherCredentialsOf, profileOf, scopesOf, subjectOf, type Claims,
 } from './claims.js'
 
 /** A pino-compatible logger; the library logs only hashes and failure keys, never a token. */
@@ -25,7 +25,7 @@ export interface Provider<P = Claims> {
   name: string
   /** Validates the token at its source. Throws InvalidTokenError or ProviderUnavailableError. */
   getPayload(token: string, ctx: ProviderContext): Promise<P>
-  /** Final check on the payload (time window, required claims). May throw InvalidTokenError. */
+  /** Final check on the payload (claim types, time window, required claims). May throw InvalidTokenError. */
   validToken(token: string, payload: P, ctx: ProviderContext): boolean | Promise<boolean>
   getUid(payload: P): string
   getCredentials(payload: P): Omit<Credentials, 'token'>
@@ -75,11 +75,12 @@ export const DEFAULT_CLOCK_TOLERANCE = 5
 
 export function defineProvider<P = Claims>(definition: ProviderDefinition<P>): Provider<P> {
   const { clockTolerance = DEFAULT_CLOCK_TOLERANCE, ...members } = definition
-  if (typeof clockTolerance !== 'number' || !(clockTolerance >= 0)) {
-    throw new TypeError('defineProvider: clockTolerance must be a number of seconds >= 0')
+  if (typeof clockTolerance !== 'number' || !Number.isFinite(clockTolerance) || clockTolerance < 0) {
+    throw new TypeError('defineProvider: clockTolerance must be a finite number of seconds >= 0')
   }
   const provider: Provider<P> = {
     validToken: (_token, payload) => {
+      assertClaimTypes(payload as Claims)
       assertTimeWindow(payload as Claims, clockTolerance)
       return true
     },

@@ -4,6 +4,7 @@
 // a 'revoked' event, which the WebSocket layer uses to close its sockets.
 import { EventEmitter } from 'node:events'
 import { channels } from './diagnostics.js'
+import { integerOption } from './defaults.js'
 import type { Engine } from './engine.js'
 import { fingerprint } from './log.js'
 
@@ -14,7 +15,6 @@ export interface RevalidateOptions {
   concurrency?: number
 }
 
-export const REVALIDATE_DEFAULTS = Object.freeze({ concurrency: 8 })
 
 /** Checks the revalidate option at registration, naming the member at fault. */
 export function checkRevalidate(value: unknown, path: string): RevalidateOptions | undefined {
@@ -24,11 +24,11 @@ export function checkRevalidate(value: unknown, path: string): RevalidateOptions
     if (name !== 'interval' && name !== 'concurrency') throw new TypeError(`${path}: unknown option "${name}"`)
   }
   const { interval, concurrency } = value as RevalidateOptions
-  if (typeof interval !== 'number' || !Number.isSafeInteger(interval) || interval < 10) throw new TypeError(`${path}.interval must be an integer >= 10 (ms)`)
-  if (concurrency !== undefined && !(Number.isSafeInteger(concurrency) && concurrency >= 1 && concurrency <= 1_000)) {
-    throw new TypeError(`${path}.concurrency must be an integer from 1 to 1,000`)
+  if (interval === undefined) throw new TypeError(`${path}.interval is required (ms)`)
+  return {
+    interval: integerOption(interval, 'revalidate.interval', `${path}.interval`),
+    concurrency: integerOption(concurrency, 'revalidate.concurrency', `${path}.concurrency`),
   }
-  return { interval, concurrency: concurrency ?? REVALIDATE_DEFAULTS.concurrency }
 }
 
 export interface RevokedEvent {
@@ -53,7 +53,7 @@ export class Revalidator extends EventEmitter<{ revoked: [RevokedEvent] }> {
     super()
     const checked = checkRevalidate(options, 'revalidate')!
     this.#engine = engine
-    this.#concurrency = checked.concurrency ?? REVALIDATE_DEFAULTS.concurrency
+    this.#concurrency = checked.concurrency!
     engine.cache.retainTokens()
     this.#timer = setInterval(() => {
       this.tick().catch((err: unknown) => engine.settings.log.error({ tokenAuth: { err: (err as Error)?.message } }, 'background re-validation failed'))

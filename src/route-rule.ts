@@ -2,6 +2,7 @@
 // WebSocket route asks for after the upgrade (first-message auth, expiry policy).
 import type { FastifyRequest } from 'fastify'
 import type { RouteAuthConfig } from './types.js'
+import { integerOption } from './defaults.js'
 import { SOCKET_DEFAULTS, type SocketRule } from './websocket.js'
 
 export interface RouteRule {
@@ -26,11 +27,6 @@ const kRule = Symbol('fastify-token-auth.rule')
 /** Every key `config.auth` may hold: any other is refused at startup (a typo must not drop a check). */
 const RULE_KEYS = new Set(['scopes', 'firstMessage', 'authTimeout', 'onExpire', 'reauthGrace'])
 
-function positive(value: unknown, fallback: number, where: string): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw new TypeError(`fastify-token-auth: ${where} must be an integer >= 1 (ms)`)
-  return value
-}
 
 /** Where the route is: a WebSocket route or not, and its URL pattern. */
 export interface RouteSite {
@@ -71,9 +67,9 @@ export function toRule(config: RouteAuthConfig | undefined, where: string, site:
     socket: Object.freeze({
       scopes: frozenScopes,
       firstMessage,
-      authTimeout: positive(config.authTimeout, SOCKET_DEFAULTS.authTimeout, `${where}.authTimeout`),
+      authTimeout: integerOption(config.authTimeout, 'config.auth.authTimeout', `fastify-token-auth: ${where}.authTimeout`),
       onExpire,
-      reauthGrace: positive(config.reauthGrace, SOCKET_DEFAULTS.reauthGrace, `${where}.reauthGrace`),
+      reauthGrace: integerOption(config.reauthGrace, 'config.auth.reauthGrace', `fastify-token-auth: ${where}.reauthGrace`),
     }),
   })
 }

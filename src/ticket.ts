@@ -7,7 +7,8 @@
 // its exp, and its certificate binding. Spending it once is the engine's job (fleet-wide).
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
-import type { Auth } from './auth.js'
+import { credentialsWith, type Auth, type Credentials } from './auth.js'
+import { INTEGER_OPTIONS } from './defaults.js'
 import { secretBytes, type StoreSecret } from './store.js'
 
 export type TicketSecret = StoreSecret
@@ -38,8 +39,7 @@ export interface TicketPayload {
   x5t?: string
 }
 
-export const TICKET_DEFAULT_TTL = 30_000
-export const TICKET_MAX_TTL = 10 * 60_000
+const TICKET_MAX_TTL = INTEGER_OPTIONS['issueTicket.ttl'].max
 const MAX_TICKET_LENGTH = 4096
 
 const mac = (secret: Buffer, data: string): Buffer => createHmac('sha256', secret).update(data).digest()
@@ -133,7 +133,7 @@ export function authFromTicket(payload: TicketPayload): Auth {
   const other: Record<string, unknown> = {}
   if (payload.iat !== undefined) other.iat = payload.iat
   if (payload.x5t !== undefined) other.cnf = { 'x5t#S256': payload.x5t }
-  const credentials: Auth['credentials'] = { token: '', tokenType: 'ticket', expires: payload.tex !== undefined, scopes: payload.scp, other }
+  const credentials: Omit<Credentials, 'token'> = { tokenType: 'ticket', expires: payload.tex !== undefined, scopes: payload.scp, other }
   if (payload.tex !== undefined) credentials.expiresAt = payload.tex
-  return { uid: payload.uid, provider: payload.prv, strategy: 'ticket', credentials, info: {}, extra: { rawInfo: {} } }
+  return { uid: payload.uid, provider: payload.prv, strategy: 'ticket', credentials: credentialsWith(credentials, ''), info: {}, extra: { rawInfo: {} } }
 }

@@ -5,6 +5,7 @@
 import type { Auth, AuthFailure } from './auth.js'
 import { failureKey, isAuthFailure } from './auth.js'
 import type { Facts } from './binding.js'
+import { INTEGER_OPTIONS, OTHER_DEFAULTS } from './defaults.js'
 import type { Logger } from './provider.js'
 import { DeadlineQueue, type Deadline } from './schedule.js'
 
@@ -32,7 +33,11 @@ export interface SocketRule {
   readonly reauthGrace: number
 }
 
-export const SOCKET_DEFAULTS = Object.freeze({ authTimeout: 5_000, onExpire: 'close' as const, reauthGrace: 10_000 })
+export const SOCKET_DEFAULTS = Object.freeze({
+  authTimeout: INTEGER_OPTIONS['config.auth.authTimeout'].default,
+  onExpire: OTHER_DEFAULTS['config.auth.onExpire'],
+  reauthGrace: INTEGER_OPTIONS['config.auth.reauthGrace'].default,
+})
 
 export interface SessionHooks {
   /** Runs a token from a message through the engine: every rule, with what the socket's connection can prove. */

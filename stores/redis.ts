@@ -13,10 +13,11 @@ export interface RedisStoreOptions {
   prefix?: string
   /** Bound on every call, in ms. Default 100. */
   timeout?: number
-  log?: Logger
+  /** Pino-compatible logger for the revocation channel's troubles (the plugin logs the rest). */
+  logger?: Logger
 }
 
-const OPTIONS = new Set(['client', 'prefix', 'timeout', 'log'])
+const OPTIONS = new Set(['client', 'prefix', 'timeout', 'logger'])
 
 /** A call that did not answer in time: distinct from every answer Redis gives. */
 const TIMED_OUT = Symbol('timed out')
@@ -30,7 +31,7 @@ export class RedisStore implements TokenStore {
   constructor(options: RedisStoreOptions) {
     if (options === null || typeof options !== 'object') throw new TypeError('RedisStore: options must be an object')
     for (const name of Object.keys(options)) {
-      if (!OPTIONS.has(name)) throw new TypeError(`RedisStore: unknown option "${name}"`)
+      if (!OPTIONS.has(name)) throw new TypeError(`RedisStore: unknown option "${name}"${name === 'log' ? ' (did you mean logger?)' : ''}`)
     }
     if (options.client === undefined || typeof options.client.get !== 'function') throw new TypeError('RedisStore: client is required (createClient() from "redis")')
     const timeout = options.timeout ?? 100
@@ -39,7 +40,7 @@ export class RedisStore implements TokenStore {
     this.#client = options.client
     this.#prefix = options.prefix ?? 'fta:'
     this.#timeout = timeout
-    this.#log = options.log
+    this.#log = options.logger
   }
 
   /** Runs a call under the bound: its answer, or a rejection when Redis is failing or slow. */

@@ -54,6 +54,8 @@ assert.ok(body.expiresAt > Date.now() / 1000)
 assert.ok(fetched <= Math.ceil(elapsed / 1_000) + 1)
 assert.ok(virtualTook <= 300)
 while (Date.now() - t0 < 100) await tick()
+await Promise.race([work, new Promise((resolve) => setTimeout(resolve, 5_000, 'stuck'))])
+await Promise.race([work, new Promise((resolve) => setTimeout(resolve, 2_000, 'stuck'))]) // VIOLATION
 `,
 }
 

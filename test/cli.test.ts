@@ -8,11 +8,11 @@ import { resolve } from 'node:path'
 import { Writable } from 'node:stream'
 import { describe, test } from 'node:test'
 import Fastify from 'fastify'
-import { SignJWT, generateKeyPair } from 'jose'
+import { SignJWT, exportJWK, generateKeyPair } from 'jose'
 import fastifyTokenAuth from '../src/index.js'
 import type { InspectReport } from '../src/inspect/inspect-token.js'
 import { jwtProvider } from '../providers/jwt.js'
-import { API_AUDIENCE, API_CLIENT, OTHER_AUDIENCE, claimsOf, useIdp } from './helpers/idp.js'
+import { API_AUDIENCE, API_CLIENT, OTHER_AUDIENCE, b64url, claimsOf, useIdp } from './helpers/idp.js'
 import { useVirtualTime } from './helpers/clock.js'
 
 const CLI = resolve(import.meta.dirname, '../src/cli.ts')
@@ -192,14 +192,16 @@ describe('inspect: opaque tokens through introspection', () => {
     const report = reportOf(run)
     assert.equal(run.code, 2)
     assert.equal(report.verdict, 'unavailable')
-    assert.ok(report.hints.some((hint: string) => /refused --client-id \/ --client-secret/.test(hint)))
+    assert.equal(report.failure!.reason, 'client_auth')
+    assert.match(report.hints[0] ?? '', /^the introspection endpoint refused --client-id \/ --client-secret/)
   })
 
-  test('a JWT sent to introspection: oidc-provider answers 400, exit 2, and the hint says to check it as a JWT', async () => {
+  test('a JWT sent to introspection: oidc-provider answers 400, a refusal of the token (exit 1), and the hint says to check it as a JWT', async () => {
     const { access_token: token } = await ctx.idp.token('web-jwt')
     const report = reportOf(await inspect(token, introspect, true))
-    assert.equal(report.exitCode, 2)
-    assert.match(report.failure!.message, /introspection endpoint answered 400/)
+    assert.equal(report.exitCode, 1)
+    assert.deepEqual([report.verdict, report.failure!.key, report.failure!.reason], ['rejected', 'invalid_token', 'refused'])
+    assert.match(report.failure!.detail ?? '', /introspection endpoint answered 400 unsupported_token_type/)
     assert.ok(report.hints.some((hint) => /check it as a JWT, without --introspect/.test(hint)), report.hints.join('\n'))
   })
 
@@ -223,7 +225,8 @@ describe('inspect: user tokens at the userinfo endpoint', () => {
     const refused = reportOf(await inspect(machine, ['--userinfo'], true))
     assert.equal(refused.exitCode, 1)
     assert.equal(refused.failure!.message, 'The access token was refused by the identity provider')
-    assert.ok(refused.hints.some((hint) => /^the userinfo endpoint refused the token \(userinfo answered 40\d\)/.test(hint)), refused.hints.join('\n'))
+    assert.equal(refused.failure!.reason, 'refused')
+    assert.ok(refused.hints.some((hint) => /^the identity provider refused the token at its userinfo endpoint \(userinfo endpoint answered 401 invalid_token\)/.test(hint)), refused.hints.join('\n'))
   })
 })
 
@@ -336,5 +339,91 @@ describe('inspect: usage', () => {
     const run = await cli(['--help'])
     assert.equal(run.code, 0)
     assert.match(run.stdout, /Exit codes: 0 accepted, 1 rejected, 2 identity provider unavailable/)
+  })
+})
+
+/** Any control character a terminal acts on (the newlines between lines aside). */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/
+
+describe('inspect: what a token (or a misplaced one) cannot make it print', () => {
+  test('a token that became an option\'s value (--timeout $UNSET "$TOKEN") is never echoed: the value is said to be invalid', async () => {
+    const { access_token: jwt } = await ctx.idp.token('web-jwt')
+    const opaque = 'Q2xpZW50U2VjcmV0VG9rZW4tMDEyMzQ1Njc4OWFiY2RlZg'
+    const cases: Array<[string[], RegExp]> = [
+      [['inspect', '--issuer', ctx.idp.issuer, '--timeout', jwt], /the value of --timeout looks like a token \(not repeated here\)/],
+      [['inspect', '--issuer', ctx.idp.issuer, '--timeout', opaque], /the value of --timeout is not a number >= 1 \(not repeated here: it may be the token\)/],
+      [['inspect', '--issuer', ctx.idp.issuer, '--clock-tolerance', opaque], /the value of --clock-tolerance is not a number/],
+      [['inspect', '--issuer', opaque], /the value of --issuer is not an absolute http\(s\) URL/],
+      [['inspect', '--issuer', ctx.idp.issuer, '--jwks-uri', jwt], /the value of --jwks-uri looks like a token/],
+      [['inspect', '--issuer', ctx.idp.issuer, '--audience', jwt, '-'], /the value of --audience looks like a token \(not repeated here\)/],
+      [['inspect', '--issuer', ctx.idp.issuer, '--scope', jwt, '-'], /the value of --scope looks like a token/],
+    ]
+    for (const [args, message] of cases) {
+      const run = await cli(args, { stdin: jwt })
+      assert.equal(run.code, 64, args.join(' '))
+      assert.match(run.stderr, message)
+      for (const secret of [jwt, opaque]) assert.ok(!run.stdout.includes(secret) && !run.stderr.includes(secret), `echoed: ${run.stderr}`)
+    }
+  })
+
+  test('claims of a forged token: control characters come out as visible escapes (no clear screen, fake line, OSC 52 or bell)', async () => {
+    const claims = {
+      iss: `${ctx.idp.issuer}\u009b31m`, sub: '\u001b[2J\u001b[H', aud: API_AUDIENCE,
+      name: '\r\nACCEPTED  what request.auth holds on a route:', note: '\u001b]52;c;ZXZpbA==\u0007', flip: 'abc\u202edcba', '\u001b[31mkey': 1,
+      exp: Math.floor(Date.now() / 1000) + 600,
+    }
+    const forged = `${b64url({ alg: 'RS256', kid: 'rsa-1\u001b[8m' })}.${b64url(claims)}.${b64url('not a signature')}`
+    const text = await inspect(forged, ['--audience', API_AUDIENCE])
+    const json = await inspect(forged, ['--audience', API_AUDIENCE], true)
+    for (const output of [text.stdout, text.stderr, json.stdout, json.stderr]) {
+      assert.doesNotMatch(output, RAW_CONTROL, 'no raw control character')
+    }
+    assert.equal(text.code, 1)
+    assert.ok(text.stdout.includes('\\x1b[2J\\x1b[H'), text.stdout)
+    assert.ok(text.stdout.includes('\\x1b]52;c;ZXZpbA==\\x07'))
+    assert.ok(text.stdout.includes('\\x0d\\x0aACCEPTED'))
+    assert.ok(text.stdout.includes('abc\\u202edcba'))
+    assert.ok(!text.stdout.split('\n').some((line) => line.startsWith('ACCEPTED')), 'no forged verdict line')
+    assert.ok(json.stdout.includes('abc\\u202edcba') && json.stdout.includes('\\u009b31m'))
+    assert.equal(reportOf(json).token.claims!.note, '\u001b]52;c;ZXZpbA==\u0007', 'the JSON still decodes to the claim')
+    // The claimed iss named in a usage error is quoted too.
+    const usage = await cli(['inspect', forged])
+    assert.equal(usage.code, 64)
+    assert.doesNotMatch(usage.stderr, RAW_CONTROL)
+    assert.match(usage.stderr, /the token claims iss http:\/\/127\.0\.0\.1:\d+\\x9b31m/)
+  })
+
+  test('exp: 1e20 gives a verdict, not "Invalid time value"', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256')
+    const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'far', alg: 'ES256', use: 'sig' }] })
+    const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(jwks))
+    await new Promise<void>((ready) => server.listen(0, '127.0.0.1', ready))
+    try {
+      const token = await new SignJWT({ scope: 'orders:read', exp: 1e20 })
+        .setProtectedHeader({ alg: 'ES256', kid: 'far' }).setIssuer('https://issuer.example/').setAudience(API_AUDIENCE).setSubject('far-future').setIssuedAt()
+        .sign(privateKey)
+      const run = await cli(['inspect', token, '--issuer', 'https://issuer.example/', '--jwks-uri', `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`, '--audience', API_AUDIENCE])
+      assert.ok(run.code === 0 || run.code === 1, `a verdict, not a usage error: ${run.code} ${run.stderr}`)
+      assert.match(run.stdout, /^(ACCEPTED|REJECTED) /m)
+      assert.match(run.stdout, /exp +100000000000000000000 s after 1970, beyond any calendar date/)
+      assert.doesNotMatch(run.stdout + run.stderr, /Invalid time value/)
+    } finally {
+      server.close()
+    }
+  })
+
+  test('a userinfo 404 (Glewlwyd, a client-credentials token) is the identity provider refusing the token: exit 1', async () => {
+    const server = createServer((_req, res) => res.writeHead(404).end())
+    await new Promise<void>((ready) => server.listen(0, '127.0.0.1', ready))
+    try {
+      const { access_token: token } = await ctx.idp.token('web-opaque')
+      const report = reportOf(await inspect(token, ['--userinfo', '--userinfo-endpoint', `http://127.0.0.1:${(server.address() as AddressInfo).port}/userinfo`], true))
+      assert.deepEqual([report.exitCode, report.verdict, report.failure!.key, report.failure!.reason], [1, 'rejected', 'invalid_token', 'refused'])
+      assert.match(report.hints[0] ?? '', /^the identity provider refused the token at its userinfo endpoint \(userinfo endpoint answered 404\)/)
+      assert.ok(!report.hints.some((hint) => /did not give an answer/.test(hint)))
+    } finally {
+      server.close()
+    }
   })
 })

@@ -22,19 +22,21 @@ async function proof(key: Key, claims: Record<string, unknown> = {}, header: Rec
     .setProtectedHeader({ typ: 'dpop+jwt', alg: 'ES256', jwk, ...header }).sign(key.privateKey)
 }
 
-async function appWith(dpop?: 'allowed' | 'required' | 'disabled'): Promise<FastifyInstance> {
+async function appWith(dpop?: 'allowed' | 'required' | 'disabled', extra: { publicUrl?: string } = {}): Promise<FastifyInstance> {
   const provider = testProvider({ tokens: {
     [tokens.bound]: { sub: 'alice', scope: 'orders:read', cnf: { jkt: await calculateJwkThumbprint(clientJwk, 'sha256') } },
     [tokens.plain]: { sub: 'bob', scope: 'orders:read' },
   } })
   const app = Fastify()
-  await app.register(fastifyTokenAuth, { provider, ...(dpop === undefined ? {} : { dpop }) })
+  await app.register(fastifyTokenAuth, { provider, ...(dpop === undefined ? {} : { dpop }), ...extra })
   app.get('/orders', { config: { auth: true } }, async (request) => ({ uid: request.auth.uid, strategy: request.auth.strategy }))
+  app.get('/', { config: { auth: true } }, async (request) => ({ uid: request.auth.uid }))
+  app.get('/~orders', { config: { auth: true } }, async (request) => ({ uid: request.auth.uid }))
   await app.ready()
   return app
 }
-const call = (app: FastifyInstance, authorization: string, dpop?: string) =>
-  app.inject({ url: '/orders', headers: { host: 'api.test', authorization, ...(dpop === undefined ? {} : { dpop }) } })
+const call = (app: FastifyInstance, authorization: string, dpop?: string, host = 'api.test', url = '/orders') =>
+  app.inject({ url, headers: { host, authorization, ...(dpop === undefined ? {} : { dpop }) } })
 
 before(async () => {
   client = await generateKeyPair('ES256', { extractable: true })
@@ -136,6 +138,42 @@ describe('the iat window, on virtual time from a whole second', () => {
       assert.equal(await description(app, ahead), 'The DPoP proof is not fresh')
     } finally {
       await app.close()
+    }
+  })
+})
+
+describe('FT: htu is checked against a trusted origin', () => {
+  test('a Host that carries a path cannot make a proof for /intendedPath valid on another path: 400', async () => {
+    const app = await appWith()
+    for (const host of ['api.test/orders?', 'api.test/orders#', 'api.test/orders']) {
+      const response = await call(app, `DPoP ${tokens.bound}`, await proof(client), host, '/')
+      assert.equal(response.statusCode, 400, `Host: ${host}`)
+      assert.equal(response.json().error, 'invalid_request')
+    }
+    await app.close()
+  })
+
+  test('publicUrl: behind a proxy that strips /api, the proof names the public URL', async () => {
+    const app = await appWith('allowed', { publicUrl: 'https://public.example/api/' })
+    const publicProof = await proof(client, { htu: 'https://public.example/api/orders' })
+    assert.equal((await call(app, `DPoP ${tokens.bound}`, publicProof, 'internal:8080')).statusCode, 200)
+    const internalProof = await proof(client, { htu: 'http://internal:8080/orders' })
+    assert.equal((await call(app, `DPoP ${tokens.bound}`, internalProof, 'internal:8080')).json().error, 'invalid_dpop_proof')
+    await app.close()
+  })
+
+  test('htu is compared after RFC 3986 normalization: case of scheme and host, default port, unreserved escapes', async () => {
+    const app = await appWith()
+    for (const htu of ['HTTP://API.TEST:80/%7Eorders', 'http://api.test/%7eorders', 'http://api.test/~orders?x=1#y']) {
+      assert.equal((await call(app, `DPoP ${tokens.bound}`, await proof(client, { htu }), 'api.test', '/~orders')).statusCode, 200, htu)
+    }
+    assert.equal((await call(app, `DPoP ${tokens.bound}`, await proof(client, { htu: 'http://api.test/%7Forders' }), 'api.test', '/~orders')).statusCode, 401)
+    await app.close()
+  })
+
+  test('publicUrl with a query, a fragment or credentials is refused at registration', async () => {
+    for (const publicUrl of ['https://a.example/?x=1', 'https://a.example/#f', 'https://user:pw@a.example/', 'ftp://a.example/', 'not a url']) {
+      await assert.rejects(appWith('allowed', { publicUrl }), /publicUrl/, publicUrl)
     }
   })
 })

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import { Writable } from 'node:stream'
 import { describe, test } from 'node:test'
 import Fastify from 'fastify'
-import fastifyTokenAuth, { defineProvider, InvalidTokenError, logSerializers, ProviderUnavailableError } from '../src/index.js'
+import fastifyTokenAuth, { defineProvider, InvalidTokenError, logSerializers, ProviderUnavailableError, redactUrl } from '../src/index.js'
+import { mentionsToken, scrub } from '../src/log.js'
 import { NOW_S } from './helpers/app.js'
 
 /** Every line a logger wrote, for scanning. */
@@ -84,5 +85,88 @@ describe('no raw token in any log line, at trace level', () => {
     await app.close()
     assert.ok(lines.some((line) => line.includes('access_token=[redacted]')), 'the URL is logged, redacted')
     for (const line of lines) assert.ok(!line.includes(TOKENS.query), `token leaked into: ${line}`)
+  })
+})
+
+describe('redaction catches the encoded forms', () => {
+  test('redactUrl: percent-encoded and any-case parameter names', () => {
+    const cases: Array<[string, string]> = [
+      ['/x?%61ccess_token=SECRET&page=2', '/x?%61ccess_token=[redacted]&page=2'],
+      ['/x?access%5Ftoken=SECRET', '/x?access%5Ftoken=[redacted]'],
+      ['/x?access%5ftoken=SECRET', '/x?access%5ftoken=[redacted]'],
+      ['/x?%74icket=SECRET#top', '/x?%74icket=[redacted]#top'],
+      ['/x?ACCESS_TOKEN=SECRET', '/x?ACCESS_TOKEN=[redacted]'],
+      ['/x?a=1&Ticket=SECRET&access_token=OTHER', '/x?a=1&Ticket=[redacted]&access_token=[redacted]'],
+      ['/x?%41%43%43%45%53%53%5F%54%4F%4B%45%4E=SECRET', '/x?%41%43%43%45%53%53%5F%54%4F%4B%45%4E=[redacted]'],
+      ['/x?q=access_token%3DSECRET', '/x?q=access_token%3DSECRET'],
+      ['/x?my_access_token=kept', '/x?my_access_token=kept'],
+    ]
+    for (const [url, redacted] of cases) assert.equal(redactUrl(url), redacted, url)
+  })
+
+  test('a query token under an encoded name (?%61ccess_token=, access%5Ftoken=) never reaches the access log', async () => {
+    const { stream, lines } = captureLogs()
+    const app = Fastify({ logger: { level: 'trace', stream, serializers: logSerializers } })
+    await app.register(fastifyTokenAuth, { provider, allowQuery: true })
+    app.get('/x', { config: { auth: true } }, async (request) => request.auth.uid)
+    for (const name of ['%61ccess_token', 'access%5Ftoken', 'access%5ftoken']) {
+      const response = await app.inject({ url: `/x?page=2&${name}=${TOKENS.query}` })
+      assert.equal(response.statusCode, 200, `${name}: the plugin reads it as access_token`)
+    }
+    await app.close()
+    assert.equal(lines.filter((line) => line.includes('=[redacted]')).length, 3, 'each URL is logged, redacted')
+    for (const line of lines) assert.ok(!line.includes(TOKENS.query), `token leaked into: ${line}`)
+  })
+
+  test('scrub removes the token percent-encoded (either hex case, partly encoded, + for a space) and base64-decoded', () => {
+    const token = 'aB3+x/Yz9=Q.k_~-7'
+    const forms = [
+      token,
+      encodeURIComponent(token),
+      encodeURIComponent(token).replace(/%[0-9A-F]{2}/g, (hex) => hex.toLowerCase()),
+      new URLSearchParams({ token }).toString().slice('token='.length),
+      token.replace('+', '%2B'),
+      token.replace('/', '%2f'),
+    ]
+    for (const form of forms) {
+      const text = `introspection failed for token=${form}; try again`
+      assert.equal(scrub(text, token), 'introspection failed for token=[token redacted]; try again', form)
+      assert.equal(mentionsToken(text, token), true, form)
+    }
+    // The longest token the plugin accepts (8 KiB), quoted encoded: scrubbed, in linear time, without throwing.
+    const longest = `${'A'.repeat(8190)}+/`
+    assert.equal(scrub(`x ${encodeURIComponent(longest)} y 100%`, longest), 'x [token redacted] y 100%')
+    assert.equal(scrub(`x ${encodeURIComponent('pässwörd-🔑')} y`, 'pässwörd-🔑'), 'x [token redacted] y', 'UTF-8 bytes percent-encoded')
+    assert.equal(scrub('a b+c', 'a b'), '[token redacted]+c', 'a space written as +')
+    assert.equal(scrub('x a+b y', 'a b'), 'x [token redacted] y')
+    // A base64 token that is readable text: a provider quoting it decoded.
+    const basic = Buffer.from('svc-account:s3cret-passw0rd').toString('base64')
+    assert.equal(scrub(`invalid credentials svc-account:s3cret-passw0rd (${basic})`, basic), 'invalid credentials [token redacted] ([token redacted])')
+    const url = Buffer.from('api-key:0123456789abcdef').toString('base64url')
+    assert.equal(scrub('unknown api-key:0123456789abcdef', url), 'unknown [token redacted]')
+    // Nothing else is touched: other percent-escapes, a random token's binary decoding.
+    assert.equal(scrub('100%25 sure, %2F alone', token), '100%25 sure, %2F alone')
+    assert.equal(mentionsToken('no token here', token), false)
+    assert.equal(mentionsToken('wLNfx8Q0', 'LNfx8Q0wLNfx8Q0wLNfx8Q0wLNfx8Q0w'), false)
+  })
+
+  test('a provider error quoting the token percent-encoded or decoded never reaches a log line', async () => {
+    const opaque = 'Zm9vYmFyOmJhei1xdXV4LTAxMjM0NTY3ODk+Pw==' // base64 of readable text, with + and =
+    const lowerHex = (token: string): string => encodeURIComponent(token).replace(/%[0-9A-F]{2}/g, (hex) => hex.toLowerCase())
+    const quoting = defineProvider({
+      name: 'quoting',
+      getPayload: (token) => Promise.reject(new ProviderUnavailableError('down', {
+        cause: new Error(`POST /introspect token=${lowerHex(token)} failed for ${Buffer.from(token, 'base64').toString('utf8')}`),
+      })),
+    })
+    const { stream, lines } = captureLogs()
+    const app = Fastify({ logger: { level: 'trace', stream } })
+    await app.register(fastifyTokenAuth, { provider: quoting, breaker: false })
+    app.get('/x', { config: { auth: true } }, async () => 'x')
+    assert.equal((await app.inject({ url: '/x', headers: { authorization: `Bearer ${opaque}` } })).statusCode, 503)
+    await app.close()
+    const forms = [opaque, encodeURIComponent(opaque), lowerHex(opaque), Buffer.from(opaque, 'base64').toString('utf8')]
+    assert.ok(lines.some((line) => line.includes('POST /introspect token=[token redacted]')), 'the cause is logged, scrubbed')
+    for (const form of forms) for (const line of lines) assert.ok(!line.includes(form), `${form} leaked into: ${line}`)
   })
 })

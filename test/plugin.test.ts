@@ -62,9 +62,12 @@ describe('enforcement and answers (RFC 6750 §3)', () => {
   })
 
   test('a route without config.auth is decorated but never rejected', async () => {
-    const ok = (await app.inject({ url: '/me', headers: bearer(TOKENS.alice) })).json()
+    const answer = await app.inject({ url: '/me', headers: bearer(TOKENS.alice) })
+    const ok = answer.json()
     assert.equal(ok.auth.uid, 'alice')
-    assert.equal(ok.auth.credentials.token, TOKENS.alice)
+    // The README's /me example sends request.auth as it is: the raw token stays out of the body.
+    assert.equal(ok.auth.credentials.token, undefined)
+    assert.ok(!answer.body.includes(TOKENS.alice), 'the token is not serialised')
     assert.equal(ok.authFailure, null)
     const bad = await app.inject({ url: '/me', headers: bearer('nope-token.x') })
     assert.equal(bad.statusCode, 200)
@@ -160,10 +163,22 @@ describe('options', () => {
     ['no provider', {}, /options\.provider must be a provider object/],
     ['provider missing a member', { provider: { name: 'x', getPayload: () => null } }, /options\.provider\.validToken must be a function/],
     ['cache.max not a number', { provider, cache: { max: 'lots' } }, /options\.cache\.max must be an integer/],
-    ['negative timeout', { provider, timeout: -5 }, /options\.timeout must be an integer >= 1/],
+    ['negative timeout', { provider, timeout: -5 }, /options\.timeout must be an integer from 1 /],
     ['realm with a quote', { provider, realm: 'a"b' }, /options\.realm/],
     ['allowQuery not a boolean', { provider, allowQuery: 'yes' }, /options\.allowQuery must be a boolean/],
     ['unknown option (a typo)', { provider, chache: false }, /unknown option "chache"/],
+    ['timeout beyond ten minutes', { provider, timeout: 3_600_000 }, /options\.timeout must be an integer from 1 to 600,000 \(ms\)/],
+    ['maxTokenLength not an integer', { provider, maxTokenLength: 1.5 }, /options\.maxTokenLength must be an integer/],
+    ['cache.maxTtl beyond a day', { provider, cache: { maxTtl: 90_000_000 } }, /options\.cache\.maxTtl must be an integer from 0 to 86,400,000/],
+    ['an unknown cache option', { provider, cache: { maxTTL: 1_000 } }, /options\.cache: unknown option "maxTTL"/],
+    ['breaker.threshold 0', { provider, breaker: { threshold: 0 } }, /options\.breaker\.threshold must be an integer from 1/],
+    ['an unknown breaker option', { provider, breaker: { treshold: 3 } }, /options\.breaker: unknown option "treshold"/],
+    ['revalidate.concurrency 0 (the event loop would starve)', { provider, revalidate: { interval: 1_000, concurrency: 0 } }, /options\.revalidate\.concurrency must be an integer from 1 to 1,000/],
+    ['revalidate.concurrency below 0', { provider, revalidate: { interval: 1_000, concurrency: -3 } }, /options\.revalidate\.concurrency/],
+    ['revalidate without an interval', { provider, revalidate: {} }, /options\.revalidate\.interval is required/],
+    ['a store without its secret', { provider, cache: { store: { get: async () => undefined, set: async () => {}, delete: async () => {} } } }, /options\.cache\.storeSecret is required with a store/],
+    ['a storeSecret shorter than 32 bytes', { provider, cache: { store: { get: async () => undefined, set: async () => {}, delete: async () => {} }, storeSecret: 'short' } }, /storeSecret must be at least 32 bytes/],
+    ['publicUrl with a query', { provider, publicUrl: 'https://api.example/?a=1' }, /options\.publicUrl must be/],
   ]
   for (const [name, options, message] of cases) {
     test(`${name} fails at registration`, async () => {
@@ -180,6 +195,15 @@ describe('options', () => {
     const app = Fastify()
     await app.register(fastifyTokenAuth, { provider })
     assert.throws(() => app.get('/x', { config: { auth: { scopes: 'admin' as never } } }, async () => 'x'), /route GET \/x config\.auth: scopes must be an array/)
+    await app.close()
+  })
+
+  test('an unknown key in config.auth (a typo of scopes) fails at startup: the scope check never silently disappears', async () => {
+    const app = Fastify()
+    await app.register(fastifyTokenAuth, { provider })
+    assert.throws(() => app.get('/admin', { config: { auth: { scope: ['admin'] } as never } }, async () => 'x'), /route GET \/admin config\.auth: unknown key "scope"/)
+    assert.throws(() => app.get('/ws', { config: { auth: { authTimeout: 2 ** 31 } } }, async () => 'x'), /authTimeout must be an integer from 1 to 2,147,483,647/)
+    assert.throws(() => app.get('/r', { preHandler: app.requireAuth({ scopes: ['a'], scope: ['b'] } as never) }, async () => 'x'), /requireAuth\(\): unknown key "scope"/)
     await app.close()
   })
 

@@ -2,7 +2,7 @@
 // expects and names the difference — "token aud is X, API expects Y", "expired 3 min ago". The
 // verdict itself always comes from the provider pipeline; hints only explain it.
 import { audiencesOf } from '../claims.js'
-import type { FailureKey } from '../errors.js'
+import type { FailureKey, FailureReason } from '../errors.js'
 import type { DecodedToken } from './decode.js'
 
 /** How the API validates tokens: locally as JWTs, by introspection (RFC 7662), or at userinfo. */
@@ -23,8 +23,25 @@ export interface Expectations {
 export interface FailureFacts {
   key: FailureKey
   message: string
+  /** Why, as the failure's machine-readable word: what hints are chosen by, never the message. */
+  reason?: FailureReason
   /** What the provider logged about it (jose's code and message, the network error). */
   detail?: string
+}
+
+// jose's error codes, for a jwt provider that throws without a reason of its own: the code is
+// jose's machine-readable word, the first thing in the logged detail ("ERR_JWT_EXPIRED: …").
+const JOSE_REASONS: Readonly<Record<string, FailureReason>> = {
+  ERR_JWT_EXPIRED: 'expired',
+  ERR_JWS_SIGNATURE_VERIFICATION_FAILED: 'signature',
+  ERR_JOSE_ALG_NOT_ALLOWED: 'algorithm',
+  ERR_JWKS_NO_MATCHING_KEY: 'unknown_key',
+  ERR_JWKS_MULTIPLE_MATCHING_KEYS: 'unknown_key',
+}
+
+/** The failure's reason, or the one its jose error code gives; undefined when neither says. */
+export function reasonOf(failure: Pick<FailureFacts, 'reason' | 'detail'>): FailureReason | undefined {
+  return failure.reason ?? JOSE_REASONS[/^(ERR_[A-Z_]+):/.exec(failure.detail ?? '')?.[1] ?? '']
 }
 
 export interface Evidence {
@@ -44,7 +61,15 @@ export function humanDuration(seconds: number): string {
   return `${Math.floor(s / 86_400)} d`
 }
 
-export const isoTime = (seconds: number): string => new Date(seconds * 1000).toISOString().replace('.000Z', 'Z')
+/** Milliseconds either side of the epoch that a Date can hold (ECMAScript's time range). */
+const DATE_RANGE_MS = 8.64e15
+
+/** A NumericDate as an ISO time; one beyond what a date can hold (`exp: 1e20`) is said to be. */
+export function isoTime(seconds: number): string {
+  const ms = seconds * 1000
+  if (!Number.isFinite(ms) || Math.abs(ms) > DATE_RANGE_MS) return `${seconds} s after 1970, beyond any calendar date`
+  return new Date(ms).toISOString().replace('.000Z', 'Z')
+}
 
 const list = (values: readonly string[]): string => values.length === 0 ? '(none)' : values.join(', ')
 
@@ -85,46 +110,53 @@ function jwtHints(decoded: DecodedToken, expected: Expectations, failure: Failur
     const why = alg === 'none' ? ': the token is not signed' : alg.startsWith('HS') ? ': HMAC tokens are checked with a shared secret, which a resource server must not hold' : ''
     hints.push(`alg ${alg} is not accepted (this API verifies ${list(expected.algorithms)})${why}`)
   }
-  const unknownKey = failure !== undefined && (/unknown key/.test(failure.message) || /ERR_JWKS_NO_MATCHING_KEY/.test(failure.detail ?? ''))
-  if (unknownKey) {
+  const reason = failure === undefined ? undefined : reasonOf(failure)
+  if (reason === 'unknown_key') {
     const at = expected.endpoint === undefined ? 'the JWKS' : `JWKS at ${expected.endpoint}`
     const holds = evidence.jwksKids === undefined ? '' : ` (it has: ${list(evidence.jwksKids)})`
     hints.push(typeof header.kid === 'string'
       ? `kid ${header.kid} not in ${at}${holds}: the token comes from another issuer or environment, or from a key not yet published`
       : `the token names no kid, and no key in ${at} fits alg ${alg ?? '(none)'}${holds}`)
   }
-  if (failure !== undefined && /signature is invalid/.test(failure.message)) {
+  if (reason === 'signature') {
     hints.push(`the signature does not verify with key ${typeof header.kid === 'string' ? header.kid : '(no kid)'}${expected.endpoint === undefined ? '' : ` from ${expected.endpoint}`}: the token was altered, or signed by another party`)
   }
   return hints
 }
 
-function introspectionHints(failure: FailureFacts | undefined): string[] {
-  if (failure === undefined) return []
-  if (/not active/.test(failure.message)) {
-    return ['the identity provider answers "active": false: the token was revoked, has expired, or belongs to another client or realm than --client-id']
+function introspectionHints(decoded: DecodedToken, failure: FailureFacts): string[] {
+  switch (failure.reason) {
+    case 'inactive':
+      return ['the identity provider answers "active": false: the token was revoked, has expired, or belongs to another client or realm than --client-id']
+    case 'type':
+      return [`the token is not an access token (${failure.detail ?? 'token_type'}): send the access_token of the token response, not a refresh or ID token`]
+    case 'refused':
+      return [decoded.format === 'jwt'
+        ? `the introspection endpoint refused to introspect this JWT (${failure.detail ?? 'a 4xx'}; some identity providers, oidc-provider among them, introspect only opaque tokens): check it as a JWT, without --introspect`
+        : `the introspection endpoint refused the token (${failure.detail ?? 'a 4xx'}) instead of answering "active": false: it is not a token of this identity provider`]
+    default:
+      return []
   }
-  if (/not an access token/.test(failure.message)) {
-    return [`the token is not an access token (${failure.detail ?? 'token_type'}): send the access_token of the token response, not a refresh or ID token`]
+}
+
+/** Hints for an outage: what kept the identity provider from answering, by the failure's reason. */
+function outageHints(failure: FailureFacts): string[] {
+  const detail = failure.detail === undefined ? '' : ` (${failure.detail})`
+  switch (failure.reason) {
+    case 'client_auth':
+      return [`the introspection endpoint refused --client-id / --client-secret${detail}: check them, and --client-auth (client_secret_basic or client_secret_post); your API answers 503 meanwhile, never 401`]
+    case 'rate_limited':
+      return [`the identity provider is rate limiting this API${detail}: your API answers 503 with Retry-After meanwhile, and never caches it as a refusal`]
+    default:
+      return [`the identity provider did not give an answer${detail}: check --issuer and that it is up; your API answers 503 meanwhile, never 401`]
   }
-  if (/refused this API's credentials/.test(failure.message)) {
-    return ['the introspection endpoint refused --client-id / --client-secret: check them, and --client-auth (client_secret_basic or client_secret_post)']
-  }
-  return []
 }
 
 /** Hints for a rejection (or an outage); empty when nothing explains it beyond the provider's message. */
 export function hintsFor(decoded: DecodedToken, expected: Expectations, failure: FailureFacts | undefined, evidence: Evidence): string[] {
   if (failure === undefined) return []
   const hints: string[] = []
-  if (failure.key === 'provider_unavailable') {
-    hints.push(`the identity provider did not give an answer${failure.detail === undefined ? '' : ` (${failure.detail})`}: check --issuer and that it is up; your API answers 503 meanwhile, never 401`)
-    hints.push(...introspectionHints(failure))
-    if (expected.method === 'introspection' && decoded.format === 'jwt' && /answered 400/.test(failure.message)) {
-      hints.push('the introspection endpoint refused to introspect this JWT (some identity providers, oidc-provider among them, introspect only opaque tokens): check it as a JWT, without --introspect')
-    }
-    return hints
-  }
+  if (failure.key === 'provider_unavailable') return outageHints(failure)
   if (failure.key === 'invalid_request') {
     hints.push('the token is not a well-formed bearer token (RFC 6750 b64token): quotes, spaces or line breaks copied along, or a token over the length limit')
     return hints
@@ -139,9 +171,9 @@ export function hintsFor(decoded: DecodedToken, expected: Expectations, failure:
     hints.push('the token is opaque, not a JWT: only the identity provider can check it; inspect it with --introspect --client-id … --client-secret … (or --userinfo)')
   }
   if (decoded.format === 'jwt') hints.push(...jwtHints(decoded, expected, failure, evidence))
-  if (expected.method === 'introspection') hints.push(...introspectionHints(failure))
-  if (expected.method === 'userinfo' && /refused by the identity provider/.test(failure.message)) {
-    hints.push(`the userinfo endpoint refused the token (${failure.detail ?? 'not 200'}): it expired or was revoked, was issued without the openid scope, or is not meant for userinfo (a client-credentials token has no user)`)
+  if (expected.method === 'introspection') hints.push(...introspectionHints(decoded, failure))
+  if (expected.method === 'userinfo' && failure.reason === 'refused') {
+    hints.push(`the identity provider refused the token at its userinfo endpoint (${failure.detail ?? 'a 4xx'}): it expired or was revoked, was issued without the openid scope, or is not meant for userinfo (a client-credentials token has no user)`)
   }
   return hints
 }

@@ -1,7 +1,28 @@
 // The inspect report as text for a terminal: the token as decoded (marked unverified), what it was
-// checked against, the verdict, then the hints. `--json` prints the report itself instead.
+// checked against, the verdict, then the hints. `--json` prints the report itself instead. What a
+// token says is shown, never obeyed: control characters come out as visible escapes.
 import { humanDuration, isoTime } from './diagnose.js'
 import type { InspectReport } from './inspect-token.js'
+
+// C0 and C1 controls, DEL, line and paragraph separators, and bidirectional overrides and marks:
+// in a forged token's claims they could clear the screen, forge a line ("ACCEPTED"), write the
+// clipboard (OSC 52), ring the bell or reorder what is shown.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+// JSON.stringify escapes C0 controls itself; the others stay raw in its output.
+const UNSAFE_IN_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+
+const hex = (char: string, width: number): string => char.charCodeAt(0).toString(16).padStart(width, '0')
+
+/** The text with every control character written as a visible escape (`\x1b`, `\u202e`). */
+export function visible(text: string): string {
+  return text.replace(UNSAFE, (char) => (char.charCodeAt(0) < 0x100 ? `\\x${hex(char, 2)}` : `\\u${hex(char, 4)}`))
+}
+
+/** The report as JSON for scripts, with no raw control character a terminal would act on. */
+export function formatJson(report: InspectReport): string {
+  return `${JSON.stringify(report, null, 2).replace(UNSAFE_IN_JSON, (char) => `\\u${hex(char, 4)}`)}\n`
+}
 
 const TIME_CLAIMS = new Set(['exp', 'nbf', 'iat', 'auth_time'])
 const HEADER_MEMBERS = ['alg', 'kid', 'typ'] as const
@@ -78,5 +99,5 @@ export function formatReport(report: InspectReport, nowSeconds = Date.now() / 10
   const lines = [...tokenLines(report, nowSeconds), checkedLine(report), '', ...verdictLines(report, nowSeconds)]
   if (report.hints.length > 0) lines.push('', 'Why, and what fixes it:', ...report.hints.map((hint) => `  - ${hint}`))
   if (report.notes.length > 0) lines.push('', 'Notes:', ...report.notes.map((note) => `  - ${note}`))
-  return `${lines.join('\n')}\n`
+  return `${lines.map(visible).join('\n')}\n`
 }

@@ -4,7 +4,7 @@
 import type { JWTPayload } from 'jose'
 import { hasScopes, isAuthFailure, type Auth, type Credentials } from '../auth.js'
 import { cacheKey } from '../cache.js'
-import { ConfigurationError, FAILURES, isProviderUnavailableError, type FailureKey } from '../errors.js'
+import { ConfigurationError, FAILURES, isProviderUnavailableError, type FailureKey, type FailureReason } from '../errors.js'
 import { describeError, fingerprint } from '../log.js'
 import { namespaceOf, tokenAuth } from '../pipeline.js'
 import type { Logger, Provider } from '../provider.js'
@@ -13,7 +13,7 @@ import { introspectionProvider, type ClientAuthMethod } from '../../providers/in
 import { ASYMMETRIC_ALGORITHMS, jwtProvider, type JwtProvider } from '../../providers/jwt.js'
 import { userinfoProvider } from '../../providers/userinfo.js'
 import { decodeToken, type DecodedToken } from './decode.js'
-import { hintsFor, notesFor, type Expectations, type FailureFacts, type InspectMethod } from './diagnose.js'
+import { hintsFor, notesFor, reasonOf, type Expectations, type FailureFacts, type InspectMethod } from './diagnose.js'
 
 export interface InspectOptions {
   /** The issuer the API trusts: discovery, and the `iss` tokens must carry. */
@@ -132,8 +132,11 @@ async function closeWithin(provider: Provider<unknown>, ms: number): Promise<voi
   clearTimeout(timer)
 }
 
-function failureFacts(key: FailureKey, message: string, detail: string | undefined): FailureFacts & { status: number } {
-  return { key, status: FAILURES[key].status, message, ...(detail === undefined ? {} : { detail }) }
+function failureFacts(key: FailureKey, message: string, detail: string | undefined, reason?: FailureReason): FailureFacts & { status: number } {
+  const facts: FailureFacts & { status: number } = { key, status: FAILURES[key].status, message, ...(detail === undefined ? {} : { detail }) }
+  const why = reasonOf({ reason, detail })
+  if (why !== undefined) facts.reason = why
+  return facts
 }
 
 /**
@@ -176,15 +179,15 @@ export async function inspectToken(rawToken: string, options: InspectOptions): P
       expected.endpoint = await endpointOf(options, method, timeout)
     } catch (err) {
       if (!isProviderUnavailableError(err)) throw err
-      const failure = failureFacts('provider_unavailable', err.message, detailOf(describeError(err, token)))
+      const failure = failureFacts('provider_unavailable', err.message, detailOf(describeError(err, token)), err.reason)
       return report('unavailable', { failure }, hintsFor(decoded, expected, failure, { nowSeconds }))
     }
     const result = await tokenAuth(token, provider, { timeout, breaker: false, logger: log })
     if (isAuthFailure(result)) {
       const error = result.errors[0]!
-      const failure = failureFacts(error.messageKey, error.message, log.detail)
+      const failure = failureFacts(error.messageKey, error.message, log.detail, error.reason)
       // The key set the provider itself just fetched (an unknown kid refetches it): no second request.
-      const kids = /unknown key/.test(error.message) ? (provider as Partial<JwtProvider>).jwks?.kids : undefined
+      const kids = failure.reason === 'unknown_key' ? (provider as Partial<JwtProvider>).jwks?.kids : undefined
       const verdict = error.messageKey === 'provider_unavailable' ? 'unavailable' : 'rejected'
       return report(verdict, { failure }, hintsFor(decoded, expected, failure, { nowSeconds, ...(kids === undefined ? {} : { jwksKids: [...kids] }) }))
     }

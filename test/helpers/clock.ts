@@ -84,7 +84,8 @@ export async function settle(rounds = 3): Promise<void> {
 export function useVirtualTime(t: TestContext, options: { now?: number; timers?: boolean } = {}): VirtualClock {
   const start = options.now ?? (Math.floor(Date.now() / 1000) + 1) * 1000
   const realTimers = options.timers === false
-  const perfStart = performance.now()
+  // Whole ms: lru-cache's TTLs are differences of these readings, exact only for integers.
+  const perfStart = Math.ceil(performance.now())
   t.mock.timers.enable({ apis: realTimers ? ['Date'] : ['Date', 'setTimeout', 'setInterval'], now: start })
   // Replaced over the mock's own functions: the mock's reset puts the real ones back.
   if (!realTimers) ownTimersOnly()

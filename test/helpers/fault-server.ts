@@ -4,7 +4,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net'
 
 export type FaultMode =
-  | 'ok' | 'status' | 'hang' | 'reset' | 'garbage' | 'html' | 'slow' | 'huge' | 'endless' | 'redirect'
+  | 'ok' | 'status' | 'hang' | 'reset' | 'garbage' | 'html' | 'slow' | 'huge' | 'endless' | 'redirect' | 'respond'
+
+/** One answer of `respond` mode. */
+export interface ScriptedAnswer {
+  status: number
+  headers?: Record<string, string>
+  /** Sent as is; a non-string is sent as JSON. Default: no body. */
+  body?: unknown
+}
 
 export interface FaultServer {
   readonly url: string
@@ -20,6 +28,10 @@ export interface FaultServer {
   delayMs: number
   /** Where `redirect` points. */
   location: string
+  /** The body of `status` answers. Default `{"error":"fault"}`; '' sends none (Glewlwyd's 404). */
+  statusBody: string
+  /** `respond` mode: the answer to each request, from its headers and its (form) body. */
+  respond: (req: IncomingMessage, body: string) => ScriptedAnswer
   close(): Promise<void>
 }
 
@@ -36,14 +48,26 @@ export async function startFaultServer(initial: Partial<Pick<FaultServer, 'mode'
     headers: {} as Record<string, string>,
     delayMs: 10_000,
     location: 'http://127.0.0.1:1/',
+    statusBody: JSON.stringify({ error: 'fault' }),
+    respond: (() => ({ status: 500 })) as FaultServer['respond'],
   }
   const requests: IncomingMessage[] = []
   const server: Server = createServer((req, res) => {
     requests.push(req)
+    if (state.mode === 'respond') {
+      let body = ''
+      req.on('data', (chunk: Buffer) => { body += chunk.toString() })
+      req.on('end', () => {
+        const answer = state.respond(req, body)
+        const text = answer.body === undefined ? '' : typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body)
+        res.writeHead(answer.status, { 'content-length': String(Buffer.byteLength(text)), ...(typeof answer.body === 'object' ? { 'content-type': 'application/json' } : {}), ...answer.headers }).end(text)
+      })
+      return undefined
+    }
     req.resume()
     switch (state.mode) {
       case 'ok': return send(res, 200, JSON.stringify(state.body))
-      case 'status': return send(res, state.status, JSON.stringify({ error: 'fault' }), state.headers)
+      case 'status': return send(res, state.status, state.statusBody, state.headers)
       case 'hang': return undefined
       case 'reset':
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' })

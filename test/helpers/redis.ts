@@ -18,8 +18,9 @@ async function freePort(): Promise<number> {
   return port
 }
 
-export async function startRedis(): Promise<RedisServer> {
-  const port = await freePort()
+/** A redis-server on `port`, or on a free one. */
+export async function startRedis(port?: number): Promise<RedisServer> {
+  port ??= await freePort()
   let child: ChildProcess | undefined
   const start = async (): Promise<void> => {
     child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] })

@@ -41,11 +41,15 @@ const token = (): string => `opaque-${++unique}-${Date.now()}`
 const active = (extra: Record<string, unknown> = {}): Record<string, unknown> =>
   ({ active: true, sub: 'alice', scope: 'read', iss: ISSUER, aud: 'api://hostile', exp: now() + 600, token_type: 'Bearer', ...extra })
 const answer = (body: unknown) => () => { upstream.mode = 'ok'; upstream.body = body }
-const fault = (mode: FaultServer['mode'], status = 500, headers: Record<string, string> = {}) => () => {
+const fault = (mode: FaultServer['mode'], status = 500, headers: Record<string, string> = {}, body: unknown = { error: 'fault' }) => () => {
   upstream.mode = mode
   upstream.status = status
   upstream.headers = headers
+  upstream.statusBody = typeof body === 'string' ? body : JSON.stringify(body)
 }
+const refused = (name: string, status: number, body?: unknown): Row =>
+  ({ name, setup: fault('status', status, {}, body), token, status: 401, error: 'invalid_token', calls: 1, cached: 'negative' })
+const GENERIC_OUTAGE = { error: 'provider_unavailable', error_description: 'The identity provider is unavailable' }
 const invalid = (name: string, body: unknown): Row => ({ name, setup: answer(body), token, status: 401, error: 'invalid_token', calls: 1, cached: 'negative' })
 const unavailable = (name: string, setup: () => void, also?: Row['also'], calls = 1): Row => ({ name, setup, token, status: 503, error: 'provider_unavailable', calls, cached: 'none', also })
 
@@ -76,10 +80,21 @@ describe('hostile introspection answers', () => {
     unavailable('500 (retried once)', fault('status', 500), undefined, 2),
     unavailable('503 with Retry-After 120: not retried', fault('status', 503, { 'retry-after': '120' }), ({ headers }) => assert.equal(headers['retry-after'], '120')),
     unavailable('429 with Retry-After 9: passed on', fault('status', 429, { 'retry-after': '9' }), ({ headers }) => assert.equal(headers['retry-after'], '9')),
-    unavailable('401 from the endpoint: our credentials, loud', fault('status', 401), () => {
+    unavailable('401 from the endpoint: our credentials, loud in the log, generic to the client', fault('status', 401, {}, { error: 'invalid_client' }), ({ body }) => {
       assert.ok(logLines.some((line) => line.includes('"level":50') && line.includes('refused this API')))
+      assert.deepEqual(JSON.parse(body), GENERIC_OUTAGE)
     }),
-    unavailable('403 from the endpoint: our credentials, loud', fault('status', 403)),
+    unavailable('403 from the endpoint: our credentials, loud', fault('status', 403), ({ body }) => assert.deepEqual(JSON.parse(body), GENERIC_OUTAGE)),
+    unavailable('400 invalid_client: our credentials (RFC 6749 §5.2)', fault('status', 400, {}, { error: 'invalid_client' }), ({ body }) => assert.deepEqual(JSON.parse(body), GENERIC_OUTAGE)),
+    unavailable('404: the endpoint is missing, the same for every token', fault('status', 404)),
+    unavailable('403 with X-RateLimit-Remaining: 0: a rate limit, with Retry-After', fault('status', 403, { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(now() + 30) }), ({ headers }) => {
+      assert.ok(Number(headers['retry-after']) >= 28 && Number(headers['retry-after']) <= 31, String(headers['retry-after']))
+    }),
+    refused('400 unsupported_token_type (oidc-provider, for a JWT): about the token', 400, { error: 'unsupported_token_type', error_description: 'Structured JWT Tokens cannot be introspected' }),
+    refused('400 invalid_request: about the token', 400, { error: 'invalid_request' }),
+    refused('400 with an empty body: about the token', 400, ''),
+    refused('413 for an oversized token', 413),
+    refused('431 for an oversized token', 431),
     unavailable('302 to another host: not followed, the secret never sent there', () => {
       upstream.mode = 'redirect'
       upstream.location = `${elsewhere.url}/collect`

@@ -47,3 +47,14 @@ test('entra: a token of another tenant is refused (issuer, and tid)', async () =
   const tidOnly = await tokenAuth(v2({ tid: other }), provider) as AuthFailure
   assert.equal(tidOnly.errors[0]?.message, 'The access token is from another tenant')
 })
+
+test('entra: a token with neither scp nor roles is refused (IDW10201), even when aud is the API\'s own client id', async () => {
+  const provider = entra({ tenantId: TENANT, audience: CLIENT, jwksUri: idp.jwksUri })
+  // What a client gets when it asks for a token for the API's client id with no scope of it (or an ID token).
+  for (const token of [v2({ scp: undefined }), v2({ scp: '' }), v1AppOnly({ aud: CLIENT, iss: `https://login.microsoftonline.com/${TENANT}/v2.0`, roles: [] })]) {
+    const failure = await tokenAuth(token, provider) as AuthFailure
+    assert.deepEqual([failure.status, failure.errors[0]?.message, failure.errors[0]?.reason], [401, 'The access token carries neither scopes nor roles', 'missing_claim'])
+  }
+  // Either one is enough.
+  assert.equal((await tokenAuth(v2({ scp: undefined, roles: ['Orders.Read.All'] }), provider) as Auth).uid, '690222be-ff1a-4d56-abd1-7e4f7d38e474')
+})

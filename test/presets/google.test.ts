@@ -25,7 +25,9 @@ before(async () => {
         'ya29.a0AfB_otherapp': { azp: 'another-app.apps.googleusercontent.com', aud: 'another-app.apps.googleusercontent.com', sub: '110169484474386276334', scope: 'openid', exp: String(nowS() + 3500), expires_in: '3500' },
       }
       const answer = token === null ? undefined : known[token]
-      if (answer === undefined) res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'invalid_token', error_description: 'Invalid Value' }))
+      if (token === 'ya29.ratelimited') res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '30' }).end(JSON.stringify({ error: 'rate_limit_exceeded' }))
+      else if (token === 'ya29.down') res.writeHead(503, { 'content-type': 'text/html' }).end('<html>Service Unavailable</html>')
+      else if (answer === undefined) res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'invalid_token', error_description: 'Invalid Value' }))
       else res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' }).end(JSON.stringify(answer))
     })
   })
@@ -71,4 +73,14 @@ test('google access token of another app, or invalid: refused', async () => {
   const provider = googleAccessToken({ clientId: CLIENT, tokeninfoUrl })
   assert.equal((await tokenAuth('ya29.a0AfB_otherapp', provider) as AuthFailure).errors[0]?.message, 'The access token is not meant for this API')
   assert.equal((await tokenAuth('ya29.revoked', provider) as AuthFailure).status, 401)
+})
+
+test('google tokeninfo: a 400 is about the token (401, reason refused); a 429 or a 5xx is an outage (503)', async () => {
+  const provider = googleAccessToken({ clientId: CLIENT, tokeninfoUrl })
+  const refused = await tokenAuth('ya29.revoked', provider, { breaker: false }) as AuthFailure
+  assert.deepEqual([refused.status, refused.errors[0]?.reason], [401, 'refused'])
+  const limited = await tokenAuth('ya29.ratelimited', provider, { breaker: false }) as AuthFailure
+  assert.deepEqual([limited.status, limited.errors[0]?.reason, limited.retryAfter], [503, 'rate_limited', 30])
+  const down = await tokenAuth('ya29.down', provider, { breaker: false }) as AuthFailure
+  assert.deepEqual([down.status, down.errors[0]?.reason], [503, 'status'])
 })

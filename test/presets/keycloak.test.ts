@@ -31,3 +31,12 @@ test('keycloak: a token from another realm is refused', async () => {
   const provider = keycloak({ url: 'https://sso.acme.com', realm: 'acme', audience: 'orders-api', jwksUri: idp.jwksUri })
   assert.equal((await tokenAuth(token({ iss: 'https://sso.acme.com/realms/other' }), provider) as AuthFailure).status, 401)
 })
+
+test('keycloak: only access tokens (typ claim Bearer, or DPoP): an ID, refresh or typ-less token is refused', async () => {
+  const provider = keycloak({ url: 'https://sso.acme.com', realm: 'acme', audience: 'orders-api', jwksUri: idp.jwksUri })
+  for (const typ of ['ID', 'Refresh', 'Offline', 'Logout', undefined, 42]) {
+    const failure = await tokenAuth(token({ typ }), provider) as AuthFailure
+    assert.deepEqual([failure.status, failure.errors[0]?.message, failure.errors[0]?.reason], [401, 'The token is not an access token', 'type'], String(typ))
+  }
+  assert.equal((await tokenAuth(token({ typ: 'DPoP' }), provider) as Auth).uid, 'f1e2d3c4-b5a6-4789-8abc-def012345678')
+})

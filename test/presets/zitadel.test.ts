@@ -38,11 +38,11 @@ after(() => server.close())
 
 const provider = () => zitadel({ domain: DOMAIN, baseUrl, clientId: '235246893@orders', clientSecret: 'zitadel-secret', projectId: '235246001' })
 
-test('zitadel: an active token; project roles join the scopes; profile into info; basic auth', async () => {
+test('zitadel: an active token; project roles join the scopes; profile (username as preferred_username) into info; basic auth', async () => {
   const auth = await tokenAuth('zitadel-opaque-1', provider()) as Auth
   assert.equal(auth.uid, '235246654')
   assert.deepEqual(auth.credentials.scopes, ['openid', 'profile', 'orders.admin', 'orders.reader'])
-  assert.deepEqual(auth.info, { name: 'Alice Acme', given_name: 'Alice', family_name: 'Acme', email: 'alice@acme.com', email_verified: true })
+  assert.deepEqual(auth.info, { name: 'Alice Acme', given_name: 'Alice', family_name: 'Acme', preferred_username: 'alice@acme.com', email: 'alice@acme.com', email_verified: true })
   assert.match(seen.at(-1)!, /^\/oauth\/v2\/introspect Basic /)
 })
 

@@ -1,10 +1,11 @@
 import type { PluginExtras } from '../helpers/extras.js'
 import assert from 'node:assert/strict'
+import diagnostics from 'node:diagnostics_channel'
 import { Writable } from 'node:stream'
 import { describe, test } from 'node:test'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { Agent } from 'undici'
-import fastifyTokenAuth from '../../src/index.js'
+import fastifyTokenAuth, { InvalidTokenError, tokenAuth, type AuthFailure } from '../../src/index.js'
 import { introspectionProvider, type IntrospectionProviderOptions } from '../../providers/introspection.js'
 import { useVirtualTime } from '../helpers/clock.js'
 import { API_AUDIENCE, API_CLIENT, API_CLIENT_POST, OTHER_AUDIENCE, useIdp } from '../helpers/idp.js'
@@ -132,16 +133,48 @@ describe('introspection provider against oidc-provider', () => {
     await app.close()
   })
 
-  test('wrong client secret: every request is a 503 and the log says why, loudly', async () => {
+  test('wrong client secret: every request is a 503 and the log says why, loudly; the client learns nothing of it', async () => {
     const lines: string[] = []
     const stream = new Writable({ write(chunk: Buffer, _e, done) { lines.push(chunk.toString()); done() } })
     const app = await apiWith({ clientSecret: 'wrong-secret' }, {}, { logger: { level: 'error', stream } })
     const { access_token } = await ctx.idp.token('web-opaque')
     const response = await get(app, access_token)
     assert.equal(response.statusCode, 503)
+    // The public description is the generic outage text: nothing about this API's configuration.
+    assert.deepEqual(response.json(), { error: 'provider_unavailable', error_description: 'The identity provider is unavailable' })
     assert.ok(lines.some((line) => line.includes('refused this API') && line.includes('"level":50')), lines.join('\n'))
+    assert.ok(lines.some((line) => line.includes('"status":401') && line.includes('"error":"invalid_client"')), 'the log keeps the detail')
     assert.ok(!lines.some((line) => line.includes(access_token) || line.includes('wrong-secret')))
+    const failure = await tokenAuth(access_token, introspectionProvider({ issuer: ctx.idp.issuer, ...API_CLIENT, clientSecret: 'wrong-secret' }), { breaker: false }) as AuthFailure
+    assert.equal(failure.errors[0]?.reason, 'client_auth')
     await app.close()
+  })
+
+  test('six made-up JWTs (oidc-provider answers 400 to each) are 401s, then a valid opaque token gets 200: no 503, the breaker stays closed', async () => {
+    const transitions: unknown[] = []
+    const onBreaker = (message: unknown): void => { transitions.push(message) }
+    diagnostics.subscribe('fastify-token-auth:breaker', onBreaker)
+    const app = await apiWith({}, { breaker: { threshold: 5, cooldown: 10_000 } })
+    try {
+      const before = introspections()
+      const statuses: number[] = []
+      for (let i = 0; i < 6; i++) {
+        const forged = `eyJhbGciOiJub25lIn0.${Buffer.from(JSON.stringify({ sub: `y${i}` })).toString('base64url')}.abc`
+        const response = await get(app, forged)
+        statuses.push(response.statusCode)
+        assert.equal(response.json().error, 'invalid_token')
+      }
+      assert.deepEqual(statuses, [401, 401, 401, 401, 401, 401])
+      assert.equal(introspections() - before, 6, 'each was a real 400 from oidc-provider')
+      const { access_token } = await ctx.idp.token('web-opaque')
+      assert.equal((await get(app, access_token)).statusCode, 200)
+      assert.deepEqual(transitions, [], 'the breaker never moved')
+      const failure = await tokenAuth('eyJhbGciOiJub25lIn0.eyJzdWIiOiJ5MSJ9.abc', introspectionProvider({ issuer: ctx.idp.issuer, ...API_CLIENT }), { breaker: false }) as AuthFailure
+      assert.deepEqual([failure.status, failure.errors[0]?.reason], [401, 'refused'])
+    } finally {
+      diagnostics.unsubscribe('fastify-token-auth:breaker', onBreaker)
+      await app.close()
+    }
   })
 
   test('audience: a token for another resource is rejected when audience is set', async () => {
@@ -187,5 +220,36 @@ describe('introspection provider against oidc-provider', () => {
     assert.throws(() => introspectionProvider({ clientId: 'a', clientSecret: 'b' }), /issuer or endpoint is required/)
     assert.throws(() => introspectionProvider({ endpoint: 'https://i.test/introspect', clientId: '', clientSecret: 'b' }), /clientId is required/)
     assert.throws(() => introspectionProvider({ endpoint: 'https://i.test/introspect', clientId: 'a', clientSecret: 'b', clientAuth: 'private_key_jwt' as never }), /clientAuth/)
+  })
+
+  test('unknown options, numbers out of range and an issuer with a query, fragment or userinfo are refused, naming the option', () => {
+    const base = { endpoint: 'https://i.test/introspect', clientId: 'a', clientSecret: 'b' }
+    assert.throws(() => introspectionProvider({ ...base, audiences: ['x'] } as never), { name: 'TypeError', message: 'introspectionProvider: unknown option "audiences", did you mean audience?' })
+    assert.throws(() => introspectionProvider({ ...base, tokenTypeHnit: null } as never), /unknown option "tokenTypeHnit", did you mean tokenTypeHint\?/)
+    const outOfRange: Array<[string, Record<string, unknown>]> = [
+      ['timeout', { timeout: 0 }], ['timeout', { timeout: 1.5 }], ['timeout', { timeout: 3_600_000 }], ['ttl', { ttl: -1 }],
+      ['maxBytes', { maxBytes: 10 }], ['clockTolerance', { clockTolerance: -1 }], ['clockTolerance', { clockTolerance: Number.NaN }],
+      ['staleIfError', { staleIfError: 60_001 }],
+    ]
+    for (const [name, extra] of outOfRange) {
+      assert.throws(() => introspectionProvider({ ...base, ...extra }), { name: 'TypeError', message: new RegExp(`^introspectionProvider: ${name} must be an? (integer|number) from`) }, name)
+    }
+    for (const issuer of ['https://idp.test/?a=b', 'https://idp.test/#f', 'https://u:p@idp.test/']) {
+      assert.throws(() => introspectionProvider({ ...base, issuer }), /^TypeError: introspectionProvider: issuer must not have (a query|a fragment|userinfo)/)
+    }
+  })
+
+  test('validate (async) refuses an active answer', async () => {
+    const app = await apiWith({
+      validate: async (claims) => {
+        await Promise.resolve()
+        if (claims.client_id === 'web-opaque') throw new InvalidTokenError('Not this client', { reason: 'validate' })
+      },
+    })
+    const { access_token } = await ctx.idp.token('web-opaque')
+    const response = await get(app, access_token)
+    assert.equal(response.statusCode, 401)
+    assert.match(String(response.headers['www-authenticate']), /Not this client/)
+    await app.close()
   })
 })

@@ -65,4 +65,20 @@ describe('remote JWKS freshness', () => {
     assert.ok('errors' in await tokenAuth(token('made-up-4'), provider, options))
     assert.equal(provider.jwks!.fetches, 3, 'one again once the cooldown is over')
   })
+
+  test('odd members in one key (key_ops a string, ext not a boolean, an unreadable key) make that key unusable, not the set', async () => {
+    const good = { ...publicKey.export({ format: 'jwk' }), kid: 'k1' }
+    server.mode = 'ok'
+    server.body = { keys: [{ ...good, kid: 'odd-1', key_ops: 'verify' }, { ...good, kid: 'odd-2', ext: 'yes' }, { kty: 'EC', crv: 'P-256', x: 'AA', y: 'AA', kid: 'odd-3' }, good] }
+    const provider = jwtProvider({ issuer: ISSUER, audience: 'api', jwksUri: `${server.url}/jwks`, timeout: 500 })
+    assert.ok('uid' in await tokenAuth(token(), provider, { breaker: false }))
+    for (const kid of ['odd-1', 'odd-2', 'odd-3']) {
+      const payload = token().split('.')[1]!
+      const other = `${b64({ alg: 'ES256', kid })}.${payload}`
+      const result = await tokenAuth(`${other}.${sign('sha256', Buffer.from(other), { key: privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`, provider, { breaker: false })
+      assert.ok('errors' in result && result.status === 401, `${kid}: refused, not an outage`)
+    }
+    // A kid no usable key has is an unknown kid: one refetch per cooldown, as for any rotation.
+    assert.equal(provider.jwks!.fetches, 2)
+  })
 })

@@ -52,6 +52,9 @@ describe('the route option config.auth', () => {
     expect<RouteAuthConfig>().type.not.toBeAssignableFrom('required')
     expect(app.get).type.not.toBeCallableWith('/x', { config: { auth: { scopes: 'read' } } }, async () => 'x')
     expect(app.get).type.toBeCallableWith('/x', { config: { auth: { scopes: ['read'] } } }, async () => 'x')
+    // A typo of scopes is refused by the type as by the registration.
+    expect<RouteAuthConfig>().type.not.toBeAssignableFrom({ scope: ['read'] })
+    expect(app.requireAuth).type.not.toBeCallableWith({ scope: ['admin'] })
   })
 })
 

@@ -66,4 +66,11 @@ describe('the Provider interface', () => {
     for (const provider of providers) expect(tokenAuth('t', provider)).type.toBe<Promise<Auth | AuthFailure>>()
     expect(tokenAuth).type.not.toBeCallableWith('t', { name: 'half', getPayload: async () => ({}) })
   })
+
+  test('jwtProvider: validate may be async; requireExp is a boolean', () => {
+    expect(jwtProvider).type.toBeCallableWith({ issuer: 'https://idp.test/', audience: 'api', validate: async () => {} })
+    expect(jwtProvider).type.toBeCallableWith({ issuer: 'https://idp.test/', audience: 'api', validate: () => {}, requireExp: false })
+    expect(jwtProvider).type.not.toBeCallableWith({ issuer: 'https://idp.test/', audience: 'api', validate: async () => 'ok' as const })
+    expect(jwtProvider).type.not.toBeCallableWith({ issuer: 'https://idp.test/', audience: 'api', requireExp: 'no' })
+  })
 })
