@@ -7,8 +7,13 @@ export const MAX_DENIALS = 100_000
 
 export class DenialList<V> {
   readonly #entries = new Map<string, { value: V; until: number }>()
-  /** Revocations dropped to stay within MAX_DENIALS (a sign that the bound is too small). */
+  readonly #max: number
+  /** Revocations in force dropped to stay within the bound (a sign that it is too small). */
   dropped = 0
+
+  constructor(max = MAX_DENIALS) {
+    this.#max = max
+  }
 
   get size(): number {
     return this.#entries.size
@@ -22,7 +27,7 @@ export class DenialList<V> {
       if (existing.until > untilMs) untilMs = existing.until
     }
     this.#entries.set(id, { value, until: untilMs })
-    if (this.#entries.size > MAX_DENIALS) this.#dropOldest()
+    if (this.#entries.size > this.#max) this.#dropOldest()
   }
 
   /** The value of a revocation in force, or undefined. */

@@ -18,7 +18,7 @@ import { fingerprint } from './log.js'
 import { claimNamespace } from './namespace.js'
 import type { FailureReason } from './errors.js'
 import type { Logger, Provider } from './provider.js'
-import { callProvider, type CallSettings } from './provider-call.js'
+import { callProvider, validateNow, type CallSettings } from './provider-call.js'
 import type { RevocationMessage } from './store.js'
 import { authFromTicket, type TicketReason, type Tickets } from './ticket.js'
 
@@ -151,7 +151,20 @@ export class Engine {
     const rejected = cache.getRejected(key)
     if (rejected !== undefined) return this.#publish(key, rejected, 'negative', started, observed)
     const joined = cache.flights.get(key)
-    const flight = joined ?? this.#fly(token, key)
+    let underWay: PromiseLike<unknown> | undefined
+    if (joined === undefined) {
+      // No call under way: a provider that can answer without waiting (a JWT whose key is at hand)
+      // answers now, with no promise, timer or deadline.
+      const now = validateNow(this.provider, token, key, this.settings.log, cache.enabled)
+      if (now !== undefined && 'outcome' in now) {
+        const outcome = this.#record(token, key, now.outcome)
+        const result = 'auth' in outcome ? outcome.auth : outcome.failure
+        if (observed) this.#publish(key, result, 'miss', started, true)
+        return 'auth' in outcome ? this.#admit(withToken(outcome.auth, token), facts, rule) : outcome.failure
+      }
+      underWay = now?.started
+    }
+    const flight = joined ?? this.#fly(token, key, underWay)
     return flight.then((outcome) => {
       const result = 'auth' in outcome ? outcome.auth : outcome.failure
       if (observed) {
@@ -197,21 +210,21 @@ export class Engine {
   }
 
   /** One provider call (or one fleet-wide call) for a key, shared by every concurrent miss; never rejects. */
-  #fly(token: string, key: string): Promise<Outcome> {
+  #fly(token: string, key: string, started: PromiseLike<unknown> | undefined): Promise<Outcome> {
     const { cache } = this.settings
-    const flight = this.#settle(token, key).finally(() => {
+    const flight = this.#settle(token, key, started).finally(() => {
       if (cache.flights.get(key) === flight) cache.flights.delete(key)
     })
     cache.flights.set(key, flight)
     return flight
   }
 
-  async #settle(token: string, key: string): Promise<Outcome> {
+  async #settle(token: string, key: string, started: PromiseLike<unknown> | undefined): Promise<Outcome> {
     const { cache } = this.settings
     const { shared } = cache
     let outcome: Outcome
     try {
-      const ask = (): Promise<Outcome> => callProvider(this.provider, token, key, this.settings)
+      const ask = (): Promise<Outcome> => callProvider(this.provider, token, key, this.settings, started)
       const called = shared === undefined
         ? await ask()
         : await callThroughStore(shared, key, { ask, ttlOf: (o) => ('auth' in o ? cache.clamp(o.auth, o.ttl) : 0), timeout: this.settings.timeout })
@@ -221,6 +234,12 @@ export class Engine {
       this.settings.log.error({ tokenAuth: { provider: this.provider.name, token: fingerprint(key), err: (err as Error)?.message } }, 'token validation failed unexpectedly')
       return { failure: buildFailure(this.provider.name, 'provider_unavailable'), cacheable: false }
     }
+    return this.#record(token, key, outcome)
+  }
+
+  /** What an answer leaves behind: refused if revoked meanwhile, else cached (or negative-cached). */
+  #record(token: string, key: string, outcome: Outcome): Outcome {
+    const { cache } = this.settings
     // Revoked while the answer was on its way, or a uid revoked since the token was issued.
     if ('auth' in outcome && cache.hasDenials && this.#isDenied(key, outcome.auth)) return { failure: this.#revoked, cacheable: false }
     if ('auth' in outcome) {

@@ -35,12 +35,11 @@ export function breakerOf(provider: Provider<unknown>, options: BreakerOptions |
   return breaker
 }
 
-async function validate(provider: Provider<unknown>, token: string, ctx: ProviderContext): Promise<Outcome> {
-  const payload = await provider.getPayload(token, ctx)
-  if ((await provider.validToken(token, payload, ctx)) !== true) throw new InvalidTokenError()
+/** The cached Auth a checked payload stands for; frozen when it will be shared (cached, or joined). */
+function mapPayload(provider: Provider<unknown>, payload: unknown, shared: boolean): Outcome {
   const uid = provider.getUid(payload)
   if (typeof uid !== 'string' || uid.length === 0) {
-    throw new InvalidTokenError('The access token names no subject', { detail: 'getUid returned no string' })
+    throw new InvalidTokenError('The access token names no subject', { detail: 'getUid returned no string', reason: 'subject' })
   }
   const auth: CachedAuth = {
     uid,
@@ -51,7 +50,42 @@ async function validate(provider: Provider<unknown>, token: string, ctx: Provide
     extra: provider.getExtra(payload),
   }
   // Shared by every request that hits this entry: nobody may change it under the others.
-  return { auth: freezeDeep(auth), ttl: provider.getTtl(payload) }
+  return { auth: shared ? freezeDeep(auth) : auth, ttl: provider.getTtl(payload) }
+}
+
+async function validate(provider: Provider<unknown>, token: string, ctx: ProviderContext, started: PromiseLike<unknown> | undefined): Promise<Outcome> {
+  const payload = await (started ?? provider.getPayload(token, ctx))
+  if ((await provider.validToken(token, payload, ctx)) !== true) throw new InvalidTokenError()
+  return mapPayload(provider, payload, true)
+}
+
+/** A signal that never aborts, for checks that wait for nothing. */
+const NEVER = new AbortController().signal
+
+const isThenable = (value: unknown): value is PromiseLike<unknown> => typeof (value as { then?: unknown } | null)?.then === 'function'
+
+/**
+ * A validation that waits for nothing (provider.getPayloadSync): the outcome at once, with no
+ * deadline, timer or breaker (no identity provider is asked); `started` when the provider had to
+ * start waiting after all; undefined when it cannot answer so. Never throws.
+ */
+export function validateNow(provider: Provider<unknown>, token: string, key: string, log: Logger, shared: boolean): { outcome: Outcome } | { started: PromiseLike<unknown> } | undefined {
+  if (provider.getPayloadSync === undefined) return undefined
+  try {
+    const payload = provider.getPayloadSync(token)
+    if (payload === undefined) return undefined
+    if (isThenable(payload)) return { started: payload }
+    const valid = provider.validToken(token, payload, { signal: NEVER, log })
+    if (isThenable(valid)) {
+      // An asynchronous final check: the flight checks again with a deadline.
+      valid.then(undefined, () => {})
+      return { started: Promise.resolve(payload) }
+    }
+    if (valid !== true) throw new InvalidTokenError()
+    return { outcome: mapPayload(provider, payload, shared) }
+  } catch (err) {
+    return { outcome: failureOutcome(err, provider, token, key, log) }
+  }
 }
 
 function rejectOnAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
@@ -99,8 +133,13 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
 /** Smallest remaining deadline worth a retry, in ms, beyond the jitter itself. */
 const RETRY_FLOOR = 100
 
-/** Calls the provider for one token; resolves with an outcome, never rejects. */
-export async function callProvider(provider: Provider<unknown>, token: string, key: string, settings: CallSettings): Promise<Outcome> {
+/**
+ * Calls the provider for one token; resolves with an outcome, never rejects. `underWay`: a
+ * getPayload already under way (from getPayloadSync), used for the first attempt.
+ */
+export async function callProvider(provider: Provider<unknown>, token: string, key: string, settings: CallSettings, underWay?: PromiseLike<unknown>): Promise<Outcome> {
+  // Handled here, so that a call refused by the breaker leaves no unhandled rejection behind.
+  underWay?.then(undefined, () => {})
   const breaker = breakerOf(provider, settings.breaker, settings.log)
   const wait = breaker?.refuse()
   if (wait !== undefined) {
@@ -121,7 +160,7 @@ export async function callProvider(provider: Provider<unknown>, token: string, k
       let outcome: Outcome
       let retryable = false
       try {
-        outcome = await rejectOnAbort(validate(provider, token, ctx), controller.signal)
+        outcome = await rejectOnAbort(validate(provider, token, ctx, attempt === 1 ? underWay : undefined), controller.signal)
       } catch (err) {
         outcome = failureOutcome(err, provider, token, key, settings.log)
         retryable = isProviderUnavailableError(err) && err.retryable && !controller.signal.aborted

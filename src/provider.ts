@@ -25,6 +25,13 @@ export interface Provider<P = Claims> {
   name: string
   /** Validates the token at its source. Throws InvalidTokenError or ProviderUnavailableError. */
   getPayload(token: string, ctx: ProviderContext): Promise<P>
+  /**
+   * Optional: the payload when it can be had without waiting for anything (a JWT whose key is at
+   * hand), so that a miss costs no promise, timer or deadline; `undefined` to take getPayload; a
+   * promise once it had to start waiting after all (it then stands for getPayload's). Throws as
+   * getPayload does.
+   */
+  getPayloadSync?(token: string): P | PromiseLike<P> | undefined
   /** Final check on the payload (claim types, time window, required claims). May throw InvalidTokenError. */
   validToken(token: string, payload: P, ctx: ProviderContext): boolean | Promise<boolean>
   getUid(payload: P): string
@@ -130,7 +137,7 @@ export function assertProvider(value: unknown, path: string): asserts value is P
       throw new TypeError(`${path}.${member} must be a function (defineProvider fills the defaults)`)
     }
   }
-  for (const member of ['ready', 'close'] as const) {
+  for (const member of ['ready', 'close', 'getPayloadSync', 'nameOf'] as const) {
     if (candidate[member] !== undefined && typeof candidate[member] !== 'function') {
       throw new TypeError(`${path}.${member} must be a function when present`)
     }

@@ -48,6 +48,7 @@ const get = async (port: number, token: string): Promise<number> =>
   (await fetch(`http://127.0.0.1:${port}/orders`, { headers: { authorization: `Bearer ${token}` } })).status
 
 describe('F1 across processes: two services, one Redis, the default prefix, rules that differ only in typ', () => {
+  // An asynchronous validate (the same function and namespace on both) takes answers through Redis.
   const ISSUER = 'https://issuer.fleet-security.test/'
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
   const keys = { keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'k1' }] }
@@ -58,10 +59,11 @@ describe('F1 across processes: two services, one Redis, the default prefix, rule
   })()
 
   test('the lenient service accepts and shares its answer; the strict one still refuses', async () => {
-    const lenient = await start({ kind: 'jwt', issuer: ISSUER, audience: 'api', keys })
-    const strict = await start({ kind: 'jwt', issuer: ISSUER, audience: 'api', keys, typ: 'at+jwt' })
+    const lenient = await start({ kind: 'jwt', issuer: ISSUER, audience: 'api', keys, asyncValidate: true, namespace: 'orders' })
+    const strict = await start({ kind: 'jwt', issuer: ISSUER, audience: 'api', keys, asyncValidate: true, namespace: 'orders', typ: 'at+jwt' })
     assert.equal(await get(lenient, token), 200)
-    const shared = await scan.get(`fta:${cacheKey(namespaceOf(jwtProvider({ issuer: ISSUER, audience: 'api', keys })), token)}`)
+    const lenientNamespace = namespaceOf(jwtProvider({ issuer: ISSUER, audience: 'api', keys, validate: async () => {}, namespace: 'orders' }))
+    const shared = await scan.get(`fta:${cacheKey(lenientNamespace, token)}`)
     assert.ok(shared !== null, 'the lenient answer is in Redis')
     assert.equal(await get(strict, token), 401)
   })

@@ -32,12 +32,25 @@ export interface Row {
   also?: (response: { headers: Record<string, unknown>; body: string }) => void | Promise<void>
 }
 
-/** Wraps a provider so that its getPayload calls are counted. */
+/** Wraps a provider so that its validations are counted: getPayload calls, and getPayloadSync calls that answered. */
 export function counted<P extends AnyProvider>(provider: P): P & { calls: number } {
   const wrapped = { ...provider, calls: 0 } as P & { calls: number }
   wrapped.getPayload = (token, ctx) => {
     wrapped.calls++
     return provider.getPayload(token, ctx) as ReturnType<P['getPayload']>
+  }
+  const sync = provider.getPayloadSync?.bind(provider)
+  if (sync !== undefined) {
+    wrapped.getPayloadSync = (token) => {
+      let answered = true
+      try {
+        const payload = sync(token)
+        answered = payload !== undefined
+        return payload
+      } finally {
+        if (answered) wrapped.calls++
+      }
+    }
   }
   return wrapped
 }
