@@ -30,7 +30,9 @@ async function instance(): Promise<FastifyInstance> {
   const app = Fastify()
   await app.register(fastifyTokenAuth, {
     provider: introspectionProvider({ issuer: ctx.idp.issuer, ...API_CLIENT, timeout: 1000 }),
-    cache: { store: new RedisStore({ client, timeout: 100 }), storeSecret: FLEET_SECRET },
+    // A generous store deadline: past it the instance rightly asks the identity provider itself,
+    // and a busy machine can take longer than the 100-ms default to answer.
+    cache: { store: new RedisStore({ client, timeout: 2_000 }), storeSecret: FLEET_SECRET },
     breaker: false,
   })
   app.get('/orders', { config: { auth: true } }, async (request) => request.auth.uid)
