@@ -127,7 +127,7 @@ function checkEndpoints(metadata: Record<string, unknown>, issuer: string, url: 
 async function fetchMetadata(issuer: string, options: DiscoveryOptions): Promise<{ metadata: AuthorizationServerMetadata; maxAge: number }> {
   const call = { timeout: options.timeout ?? DEFAULT_HTTP_TIMEOUT, maxBytes: DEFAULT_MAX_BYTES, dispatcher: options.dispatcher, signal: options.signal }
   for (const url of discoveryUrls(issuer)) {
-    const answer = await fetchJson(url, { ...call, what: 'discovery endpoint', headers: { accept: 'application/json' } })
+    const answer = await fetchJson(url, { ...call, what: 'discovery endpoint', document: 'discovery', headers: { accept: 'application/json' } })
     if (answer.status === 404) continue
     if (answer.status !== 200) throw unexpectedStatus(answer, 'discovery endpoint')
     const metadata = asObject(answer.json)

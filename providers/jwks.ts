@@ -190,7 +190,7 @@ export class RemoteJwks {
     this.fetches++
     const answer = await fetchJson(uri, {
       timeout: this.#timeout, maxBytes: this.#maxBytes, dispatcher: this.#dispatcher(), signal,
-      what: 'JWKS endpoint', headers: { accept: 'application/json, application/jwk-set+json' },
+      what: 'JWKS endpoint', document: 'jwks', headers: { accept: 'application/json, application/jwk-set+json' },
     })
     if (answer.status !== 200) throw unexpectedStatus(answer, 'JWKS endpoint')
     const keys = new JwkSet(publicSigningKeys(answer.json))

@@ -7,7 +7,7 @@ import type { Dispatcher } from 'undici'
 import { InvalidTokenError, isInvalidTokenError, isProviderUnavailableError, type FailureReason } from '../src/errors.js'
 import { providerNamespace, recordUserRules } from '../src/namespace.js'
 import { defineProvider, type Provider } from '../src/provider.js'
-import { assertHttpUrl } from './discovery.js'
+import { assertHttpUrl, assertIssuer } from './discovery.js'
 import { ProviderEndpoint, startOrWarn } from './endpoint.js'
 import { checkRange, JWKS_OPTION_RANGES, JwkSet, publicSigningKeys, RemoteJwks, type RemoteJwksOptions, type VerifyInput } from './jwks.js'
 import { decodeCompactJws, JWS_ALGORITHMS, verifySignature, type CompactJws } from './jws.js'
@@ -120,7 +120,7 @@ function checkAudience(audience: unknown, validate: unknown): string | string[] 
 function checkOptions(options: JwtProviderOptions): void {
   if (options === null || typeof options !== 'object') throw new TypeError('jwtProvider: options must be an object')
   assertKnown(options, OPTIONS, 'jwtProvider')
-  assertHttpUrl(options.issuer, 'jwtProvider: issuer')
+  assertIssuer(options.issuer, 'jwtProvider: issuer')
   if (options.validate !== undefined && typeof options.validate !== 'function') throw new TypeError('jwtProvider: validate must be a function')
   if (options.keys !== undefined && options.jwksUri !== undefined) throw new TypeError('jwtProvider: keys and jwksUri cannot go together (local keys, or a remote JWKS)')
   if (options.jwksUri !== undefined) assertHttpUrl(options.jwksUri, 'jwtProvider: jwksUri')
@@ -307,6 +307,7 @@ export function jwtProvider(options: JwtProviderOptions): JwtProvider {
     async ready({ log }) {
       if (jwks === undefined) return
       jwks.log = log
+      if (endpoint !== undefined) endpoint.log = log
       await startOrWarn(log, provider.name, () => jwks.reload())
     },
     close: async () => endpoint?.close(),

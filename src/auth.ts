@@ -112,8 +112,24 @@ export function withToken(cached: CachedAuth, token: string): Auth {
 
 /** Credentials with the token attached, not enumerable (see withToken); `changes` applied over them. */
 export function credentialsWith(credentials: Omit<Credentials, 'token'>, token: string, changes?: Partial<Omit<Credentials, 'token'>>): Credentials {
-  const copy = changes === undefined ? { ...credentials } : { ...credentials, ...changes }
+  const copy = changes === undefined ? copyOf(credentials) : { ...credentials, ...changes }
   return Object.defineProperty(copy, 'token', { value: token, enumerable: false }) as Credentials
+}
+
+const CREDENTIAL_MEMBERS = 5
+
+/**
+ * A copy of cached credentials, member by member when they have the standard ones (a spread of a
+ * frozen object costs three times as much on the hit path); a spread for anything else.
+ */
+function copyOf(credentials: Omit<Credentials, 'token'>): Omit<Credentials, 'token'> {
+  const { tokenType, expires, expiresAt, scopes, other } = credentials
+  if (expiresAt === undefined) {
+    if (Object.keys(credentials).length !== CREDENTIAL_MEMBERS - 1) return { ...credentials }
+    return { tokenType, expires, scopes, other }
+  }
+  if (Object.keys(credentials).length !== CREDENTIAL_MEMBERS) return { ...credentials }
+  return { tokenType, expires, expiresAt, scopes, other }
 }
 
 export function isAuthFailure(result: Auth | AuthFailure): result is AuthFailure {

@@ -30,6 +30,8 @@ export interface Facts {
   proof?: () => ProofFacts | string
   /** The TLS client certificate of the connection (DER), read only for a certificate-bound token. */
   certificate?: () => Buffer | undefined
+  /** Who is asking (the client's address), read only on a miss: the refusal guard counts per client. */
+  client?: () => string | undefined
 }
 
 /** Facts of a credential that came without any request around it: no proof of possession can exist. */

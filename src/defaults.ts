@@ -30,6 +30,8 @@ export const INTEGER_OPTIONS = Object.freeze({
   'config.auth.authTimeout': spec(5_000, 1, LONGEST_TIMER, 'ms'),
   'config.auth.reauthGrace': spec(10_000, 1, LONGEST_TIMER, 'ms'),
   'issueTicket.ttl': spec(30_000, 1, 600_000, 'ms'),
+  'refusalLimit.max': spec(100, 1, 1_000_000, 'refused tokens'),
+  'refusalLimit.window': spec(60_000, 1_000, 3_600_000, 'ms'),
 })
 
 export type IntegerOption = keyof typeof INTEGER_OPTIONS
@@ -38,7 +40,9 @@ export type IntegerOption = keyof typeof INTEGER_OPTIONS
 export const OTHER_DEFAULTS = Object.freeze({
   realm: 'api',
   allowQuery: false,
+  allowBody: false,
   dpop: 'allowed',
+  upgradeRefusal: 'http',
   'config.auth.onExpire': 'close',
 })
 

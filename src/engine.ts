@@ -6,6 +6,7 @@
 //   ─► sender binding ─► route rule (scopes)
 // Shared state (in-flight calls, denial lists, spent tickets) is updated in `finally` or before any
 // await, so that a throwing store, provider or user function cannot poison it.
+import { authorize, NO_RULE, type AccessRule } from './access-rule.js'
 import { buildFailure, isAuthFailure, withToken, type Auth, type AuthFailure, type CachedAuth } from './auth.js'
 import { checkBinding, NO_PROOF, type Facts } from './binding.js'
 import { cacheKey, type Outcome, type TokenCache } from './cache.js'
@@ -20,15 +21,10 @@ import type { FailureReason } from './errors.js'
 import type { Logger, Provider } from './provider.js'
 import { callProvider, validateNow, type CallSettings } from './provider-call.js'
 import type { RevocationMessage } from './store.js'
+import type { RefusalGuard } from './refusal-guard.js'
 import { authFromTicket, type TicketReason, type Tickets } from './ticket.js'
 
-/** What a route asks of an authenticated credential. */
-export interface AccessRule {
-  /** Every one of these scopes. */
-  readonly scopes: readonly string[]
-}
-
-export const NO_RULE: AccessRule = Object.freeze({ scopes: Object.freeze([]) })
+export { NO_RULE, type AccessRule } from './access-rule.js'
 
 /** Options checked once, so that the per-request path merges nothing. */
 export interface EngineSettings extends CallSettings {
@@ -46,6 +42,8 @@ export interface EngineOptions {
   tickets?: Tickets
   /** Remembers DPoP proofs seen (single use); shared by engines that share a cache. Default: one of its own. */
   verifier?: DpopVerifier
+  /** Refuses a client's new tokens with 429 once it had too many refused by the identity provider. */
+  guard?: RefusalGuard
   /** Where configuration errors point, e.g. `fastify-token-auth: options`. */
   path?: string
 }
@@ -100,12 +98,14 @@ export class Engine {
   readonly missing: AuthFailure
   readonly #tickets: Tickets | undefined
   readonly #verifier: DpopVerifier
+  readonly #guard: RefusalGuard | undefined
   readonly #revoked: AuthFailure
   readonly #revocationListeners = new Set<(message: RevocationMessage) => void>()
 
-  constructor({ provider, settings, dpop = 'allowed', tickets, verifier = new DpopVerifier(), path = 'options' }: EngineOptions) {
+  constructor({ provider, settings, dpop = 'allowed', tickets, verifier = new DpopVerifier(), guard, path = 'options' }: EngineOptions) {
     this.provider = provider
     this.#verifier = verifier
+    this.#guard = guard
     this.settings = settings
     this.dpop = dpop
     this.#tickets = tickets
@@ -163,6 +163,14 @@ export class Engine {
         return 'auth' in outcome ? this.#admit(withToken(outcome.auth, token), facts, rule) : outcome.failure
       }
       underWay = now?.started
+      // A call to the identity provider is due: a client that had too many tokens refused waits.
+      const client = this.#guard === undefined ? undefined : facts.client?.()
+      const wait = this.#guard?.blocked(client)
+      if (wait !== undefined) {
+        underWay?.then(undefined, () => {})
+        return this.#publish(key, buildFailure(this.provider.name, 'too_many_attempts', undefined, wait, 'rate_limited'), 'miss', started, observed)
+      }
+      if (client !== undefined) return this.#guarded(this.#fly(token, key, underWay), client, token, facts, rule, key, started, observed)
     }
     const flight = joined ?? this.#fly(token, key, underWay)
     return flight.then((outcome) => {
@@ -175,15 +183,19 @@ export class Engine {
     })
   }
 
+  /** A flight whose refusal counts against the client that started it. */
+  #guarded(flight: Promise<Outcome>, client: string, token: string, facts: Facts, rule: AccessRule, key: string, started: number, observed: boolean): Promise<Auth | AuthFailure> {
+    return flight.then((outcome) => {
+      if ('failure' in outcome && outcome.cacheable) this.#guard!.refused(client)
+      const result = 'auth' in outcome ? outcome.auth : outcome.failure
+      if (observed) this.#publish(key, result, outcome.breakerOpen === true ? 'breaker' : 'miss', started, true)
+      return 'auth' in outcome ? this.#admit(withToken(outcome.auth, token), facts, rule) : outcome.failure
+    })
+  }
+
   /** The route rule on an Auth that passed every other check: the cache holds claims, never this decision. */
-  authorize(auth: Auth, rule: AccessRule): Auth | AuthFailure {
-    const required = rule.scopes
-    if (required.length === 0) return auth
-    const granted = auth.credentials.scopes
-    for (const scope of required) {
-      if (!granted.includes(scope)) return buildFailure(auth.provider, 'insufficient_scope', undefined, undefined, 'scope')
-    }
-    return auth
+  authorize(auth: Auth, rule: AccessRule): Auth | AuthFailure | Promise<Auth | AuthFailure> {
+    return rule.scopes.length === 0 && rule.anyScopes === undefined && rule.claims === undefined && rule.check === undefined ? auth : authorize(auth, rule, this.settings.log)
   }
 
   /** Sender binding, then the route rule. */
@@ -310,7 +322,8 @@ export class Engine {
     const name = this.provider.name
     const refused = (message: string, reason: FailureReason): { result: AuthFailure; key: undefined } =>
       ({ result: buildFailure(name, 'invalid_token', message, undefined, reason), key: undefined })
-    if (this.#tickets === undefined) return refused('Connection tickets are not enabled', 'malformed')
+    // Whether tickets are enabled is this API's configuration: the client hears only that its ticket is invalid.
+    if (this.#tickets === undefined) return refused(TICKET_FAILURES.signature, 'malformed')
     const checked = this.#tickets.verify(ticket)
     if (!checked.ok) return refused(TICKET_FAILURES[checked.reason], checked.reason === 'expired' ? 'expired' : 'malformed')
     const { payload } = checked

@@ -9,9 +9,10 @@ export type FailureKey =
   | 'insufficient_scope'
   | 'invalid_dpop_proof'
   | 'provider_unavailable'
+  | 'too_many_attempts'
 
 interface FailureSpec {
-  readonly status: 400 | 401 | 403 | 503
+  readonly status: 400 | 401 | 403 | 429 | 503
   /** Whether the challenge names an `error=` code; RFC 6750 §3.1 omits it when no token came. */
   readonly challengeError: boolean
   /** The generic public description used when nothing more specific is known. */
@@ -25,6 +26,7 @@ export const FAILURES: Readonly<Record<FailureKey, FailureSpec>> = Object.freeze
   insufficient_scope: { status: 403, challengeError: true, description: 'The access token lacks a required scope' },
   invalid_dpop_proof: { status: 401, challengeError: true, description: 'The DPoP proof is invalid' },
   provider_unavailable: { status: 503, challengeError: false, description: 'The identity provider is unavailable' },
+  too_many_attempts: { status: 429, challengeError: false, description: 'Too many unknown access tokens from this client: try again later' },
 })
 
 /** Seconds a client is told to wait after a 503 when the provider gave no hint. */
@@ -45,7 +47,7 @@ export type FailureReason =
   // the token
   | 'malformed' | 'signature' | 'algorithm' | 'unknown_key' | 'expired' | 'not_yet_valid'
   | 'issuer' | 'audience' | 'type' | 'missing_claim' | 'claim_type' | 'subject' | 'inactive'
-  | 'revoked' | 'validate' | 'binding' | 'scope'
+  | 'revoked' | 'validate' | 'binding' | 'scope' | 'claim_value' | 'check'
   // the identity provider answered about the token with a refusal that says no more (a 4xx)
   | 'refused'
   // the identity provider
@@ -131,10 +133,10 @@ export interface ChallengeParams {
   algs?: readonly string[]
 }
 
-/** The `WWW-Authenticate` value for a failure, or undefined for 503 (not an auth challenge). */
+/** The `WWW-Authenticate` value for a failure, or undefined for 503 and 429 (not an auth challenge). */
 export function challenge({ realm, key, description, scopes, resourceMetadata, scheme = 'Bearer', algs }: ChallengeParams): string | undefined {
   const spec = FAILURES[key]
-  if (spec.status === 503) return undefined
+  if (spec.status === 503 || spec.status === 429) return undefined
   const params: string[] = []
   if (realm !== undefined) params.push(`realm="${quotable(realm)}"`)
   if (scheme === 'DPoP' && algs !== undefined) params.push(`algs="${quotable(algs.join(' '))}"`)

@@ -1,5 +1,6 @@
-// RFC 6750 §2: pulls a bearer token out of the Authorization header (§2.1) and, when allowed,
-// the `access_token` query parameter (§2.3). One pass, no backtracking, no Fastify types.
+// RFC 6750 §2: pulls a bearer token out of the Authorization header (§2.1) and, when allowed, a
+// form-encoded body's `access_token` (§2.2) or the `access_token` query parameter (§2.3); one way
+// per request. One pass, no backtracking, no Fastify types.
 import type { FailureKey } from './errors.js'
 
 export interface ExtractOptions {
@@ -9,6 +10,8 @@ export interface ExtractOptions {
   allowQuery: boolean
   /** Also accept `Authorization: DPoP <token>` (RFC 9449 §7.1). */
   dpop?: boolean
+  /** Accept `access_token` in an `application/x-www-form-urlencoded` body (RFC 6750 §2.2). */
+  allowBody?: boolean
 }
 
 export interface ExtractInput {
@@ -18,6 +21,8 @@ export interface ExtractInput {
   rawHeaders?: readonly string[]
   /** The parsed query string. */
   query?: unknown
+  /** The parsed body of a form-encoded request (the caller checked the content type and method). */
+  body?: unknown
 }
 
 export interface ExtractFailure {
@@ -41,6 +46,7 @@ export const TOO_LONG = failure('invalid_request', 'The access token is too long
 export const DUPLICATE_HEADER = failure('invalid_request', 'More than one Authorization header was sent')
 export const TWO_WAYS = failure('invalid_request', 'The access token was sent in more than one way')
 export const BAD_QUERY = failure('invalid_request', 'The access_token parameter must appear once')
+export const BAD_BODY = failure('invalid_request', 'The access_token body parameter must appear once')
 
 // b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 // The two parts share no character, so the match is linear.
@@ -86,10 +92,18 @@ function fromHeader(value: string, options: ExtractOptions): ExtractResult {
   return checkToken(value.slice(start), options.maxTokenLength)
 }
 
-function fromQuery(query: unknown): unknown {
-  if (query === null || typeof query !== 'object') return undefined
+/** The `access_token` member of a parsed query or form body, if it has one. */
+function accessTokenOf(parsed: unknown): unknown {
+  if (parsed === null || typeof parsed !== 'object') return undefined
   // Own property only: `__proto__` and friends must not pose as a token.
-  return Object.hasOwn(query, 'access_token') ? (query as Record<string, unknown>).access_token : undefined
+  return Object.hasOwn(parsed, 'access_token') ? (parsed as Record<string, unknown>).access_token : undefined
+}
+
+/** A parameter's value as a token: one non-empty string of the grammar. */
+function fromParameter(value: unknown, repeated: ExtractFailure, maxTokenLength: number): ExtractResult {
+  if (typeof value !== 'string') return repeated
+  if (value.length === 0) return MALFORMED
+  return checkToken(value, maxTokenLength)
 }
 
 /** The bearer token of a request, or the reason there is none. Never throws. */
@@ -100,13 +114,20 @@ export function extractToken(input: ExtractInput, options: ExtractOptions): Extr
     fromAuthorization = fromHeader(input.authorization, options)
     if (typeof fromAuthorization !== 'string' && fromAuthorization !== NO_TOKEN) return fromAuthorization
   }
-  if (!options.allowQuery) return fromAuthorization
-  const queryValue = fromQuery(input.query)
-  if (queryValue === undefined) return fromAuthorization
-  if (typeof fromAuthorization === 'string') return TWO_WAYS
-  if (typeof queryValue !== 'string') return BAD_QUERY
-  if (queryValue.length === 0) return MALFORMED
-  return checkToken(queryValue, options.maxTokenLength)
+  const queryValue = options.allowQuery ? accessTokenOf(input.query) : undefined
+  const bodyValue = options.allowBody === true ? accessTokenOf(input.body) : undefined
+  const ways = (typeof fromAuthorization === 'string' ? 1 : 0) + (queryValue === undefined ? 0 : 1) + (bodyValue === undefined ? 0 : 1)
+  if (ways > 1) return TWO_WAYS
+  if (queryValue !== undefined) return fromParameter(queryValue, BAD_QUERY, options.maxTokenLength)
+  if (bodyValue !== undefined) return fromParameter(bodyValue, BAD_BODY, options.maxTokenLength)
+  return fromAuthorization
+}
+
+/** Whether a request may carry its token in a form body (RFC 6750 §2.2): not GET, form-encoded, one part. */
+export function hasFormBody(method: string, contentType: string | undefined): boolean {
+  if (method === 'GET' || method === 'HEAD' || typeof contentType !== 'string') return false
+  const semicolon = contentType.indexOf(';')
+  return (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase() === 'application/x-www-form-urlencoded'
 }
 
 export function isExtractFailure(result: ExtractResult): result is ExtractFailure {

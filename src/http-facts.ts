@@ -56,6 +56,10 @@ export class HttpFacts implements Facts {
   certificate(): Buffer | undefined {
     return peerCertificate(this.#request.raw.socket)
   }
+
+  client(): string | undefined {
+    return this.#request.ip
+  }
 }
 
 /** The DER of a TLS connection's client certificate, if it sent one. */
@@ -66,7 +70,9 @@ export function peerCertificate(socket: unknown): Buffer | undefined {
   return Buffer.isBuffer(der) ? der : undefined
 }
 
-/** Facts for tokens that arrive in a socket's messages: the connection's certificate, never a DPoP proof. */
-export function socketFacts(socket: unknown): Facts {
-  return { scheme: 'Bearer', certificate: () => peerCertificate(socket) }
+/** Facts for tokens that arrive in a socket's messages: the connection's certificate and client, never a DPoP proof. */
+export function socketFacts(request: FastifyRequest): Facts {
+  const socket = request.raw.socket
+  const client = request.ip
+  return { scheme: 'Bearer', certificate: () => peerCertificate(socket), client: () => client }
 }

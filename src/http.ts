@@ -5,7 +5,8 @@
 // 503): only outages count toward the circuit breaker, so a client must never be able to cause one.
 import type { IncomingHttpHeaders } from 'node:http'
 import { Pool, request, type Dispatcher } from 'undici'
-import { InvalidTokenError, ProviderUnavailableError } from './errors.js'
+import { channels, type FetchMessage } from './diagnostics.js'
+import { InvalidTokenError, isProviderUnavailableError, ProviderUnavailableError } from './errors.js'
 
 export interface HttpCallOptions {
   method?: 'GET' | 'POST'
@@ -20,6 +21,8 @@ export interface HttpCallOptions {
   dispatcher?: Dispatcher
   /** What is being called, for messages: "introspection endpoint". */
   what: string
+  /** A key set or metadata document (no token in the request): each fetch is published on `channels.fetch`. */
+  document?: FetchMessage['what']
 }
 
 export interface HttpAnswer {
@@ -89,7 +92,27 @@ async function readBounded(body: Dispatcher.ResponseData['body'], maxBytes: numb
 }
 
 /** Makes one call; a 2xx answer must be JSON. Throws ProviderUnavailableError on any failure to get an answer. */
-export async function fetchJson(url: string | URL, options: HttpCallOptions): Promise<HttpAnswer> {
+export function fetchJson(url: string | URL, options: HttpCallOptions): Promise<HttpAnswer> {
+  return options.document !== undefined && channels.fetch.hasSubscribers ? observed(url, options, options.document) : call(url, options)
+}
+
+/** A document fetch, published with its status or the reason it failed; the URL without query or fragment. */
+async function observed(url: string | URL, options: HttpCallOptions, what: FetchMessage['what']): Promise<HttpAnswer> {
+  const started = performance.now()
+  const where = new URL(url)
+  const message: FetchMessage = { what, url: `${where.origin}${where.pathname}`, durationMs: 0 }
+  try {
+    return await call(url, options, message)
+  } catch (err) {
+    message.error = (isProviderUnavailableError(err) ? err.reason : undefined) ?? 'network'
+    throw err
+  } finally {
+    message.durationMs = performance.now() - started
+    channels.fetch.publish(message)
+  }
+}
+
+async function call(url: string | URL, options: HttpCallOptions, seen?: { status?: number }): Promise<HttpAnswer> {
   const deadline = AbortSignal.timeout(options.timeout)
   const signal = options.signal === undefined ? deadline : AbortSignal.any([options.signal, deadline])
   let response: Dispatcher.ResponseData
@@ -109,6 +132,7 @@ export async function fetchJson(url: string | URL, options: HttpCallOptions): Pr
     throw new ProviderUnavailableError(`The ${options.what} could not be reached`, { cause, retryable: !timedOut, reason: timedOut ? 'timeout' : 'network' })
   }
   const { statusCode, headers, body } = response
+  if (seen !== undefined) seen.status = statusCode
   if (statusCode < 200 || statusCode > 299) {
     const error = await errorCodeOf(body, headers)
     return { status: statusCode, headers, json: undefined, ...(error === undefined ? {} : { error }) }

@@ -23,7 +23,10 @@ export {
 } from './errors.js'
 export { extractToken, type ExtractInput, type ExtractOptions, type ExtractResult, type ExtractFailure } from './extract-token.js'
 export { redactUrl, logSerializers } from './log.js'
-export { channels } from './diagnostics.js'
+export {
+  channels,
+  type DiagnosticsChannel, type CacheResult, type ValidationMessage, type ProviderCallMessage, type BreakerMessage, type RevalidationMessage, type FetchMessage,
+} from './diagnostics.js'
 export type { ResourceMetadataOptions } from './resource-metadata.js'
 export { multiIssuer, unverifiedIssuer, type RoutedPayload } from './multi-issuer.js'
 export type { RevalidateOptions, RevokedEvent } from './revalidate.js'

@@ -4,7 +4,8 @@ import type { BreakerOptions } from './breaker.js'
 import { checkRevalidate, type RevalidateOptions } from './revalidate.js'
 import type { DpopMode } from './dpop.js'
 import type { EngineSettings } from './engine.js'
-import { OTHER_DEFAULTS } from './defaults.js'
+import { integerOption, OTHER_DEFAULTS } from './defaults.js'
+import { RefusalGuard, type RefusalLimitOptions } from './refusal-guard.js'
 import { checkPublicUrl } from './http-facts.js'
 import { resourceMetadata, type ResourceMetadata, type ResourceMetadataOptions } from './resource-metadata.js'
 import { Tickets, type TicketSecret } from './ticket.js'
@@ -30,6 +31,13 @@ interface PluginOptionsBase {
    * browser history. When on, log URLs through `redactUrl` (see README).
    */
   allowQuery?: boolean
+  /**
+   * Accept `access_token` in an `application/x-www-form-urlencoded` body (RFC 6750 §2.2), for
+   * clients that cannot set headers; such requests are authenticated after the body is parsed
+   * (register @fastify/formbody). One way per request: a header or query token with it is a 400.
+   * Default false.
+   */
+  allowBody?: boolean
   /** Deadline for validating one token at the identity provider (one retry included), in ms; past it the request gets a 503. Default 5,000. */
   timeout?: number
   /**
@@ -67,6 +75,21 @@ interface PluginOptionsBase {
    * `trustProxy`, X-Forwarded-Proto and X-Forwarded-Host).
    */
   publicUrl?: string
+  /**
+   * A guard against token guessing: a client (its address, `request.ip`) whose tokens the identity
+   * provider refused `max` times within `window` ms gets 429 with Retry-After for its new tokens,
+   * before the identity provider is asked. Only refusals that cost a call count (not a JWT checked
+   * locally); cache hits pass. Behind a proxy, set Fastify's `trustProxy`. `false` turns it off.
+   * Default `{ max: 100, window: 60_000 }`.
+   */
+  refusalLimit?: RefusalLimitOptions | false
+  /**
+   * How a refused WebSocket upgrade is answered: `'http'` (default), a plain 401/403/503 with the
+   * challenge (what servers and CLIs read); `'close'`, accepted and closed at once with
+   * 4000 + the status (1013 for an outage) and the failure key, after an `auth_error` message, so
+   * that a browser page can tell why (it sees any refused upgrade as close 1006). Per route too.
+   */
+  upgradeRefusal?: 'http' | 'close'
 }
 
 /** The plugin's options: a `provider` (or a list of them), or `issuers`. */
@@ -98,13 +121,29 @@ export interface NormalizedOptions {
   resourceMetadata: ResourceMetadata | undefined
   dpop: DpopMode
   publicUrl: string | undefined
+  guard: RefusalGuard | undefined
+  upgradeRefusal: 'http' | 'close'
 }
 
 
 // Ours, plus what Fastify's register() itself may pass along.
-const KNOWN_OPTIONS = new Set(['provider', 'cache', 'issuers', 'realm', 'maxTokenLength', 'allowQuery', 'timeout', 'breaker', 'revalidate', 'ticketSecret', 'resourceMetadata', 'dpop', 'publicUrl', 'prefix', 'logLevel', 'logSerializers'])
+const KNOWN_OPTIONS = new Set(['provider', 'cache', 'issuers', 'realm', 'maxTokenLength', 'allowQuery', 'allowBody', 'timeout', 'breaker', 'revalidate', 'ticketSecret', 'resourceMetadata', 'dpop', 'publicUrl', 'refusalLimit', 'upgradeRefusal', 'prefix', 'logLevel', 'logSerializers'])
 
 
+
+function refusalGuard(value: unknown, path: string): RefusalGuard | undefined {
+  if (value === false) return undefined
+  if (value !== undefined && (value === null || typeof value !== 'object')) throw new TypeError(`${path} must be false or { max, window }`)
+  const { max, window, ...rest } = (value ?? {}) as RefusalLimitOptions
+  const unknown = Object.keys(rest)[0]
+  if (unknown !== undefined) throw new TypeError(`${path}: unknown option "${unknown}"`)
+  return new RefusalGuard(integerOption(max, 'refusalLimit.max', `${path}.max`), integerOption(window, 'refusalLimit.window', `${path}.window`))
+}
+
+export function checkUpgradeRefusal(value: unknown, path: string): 'http' | 'close' {
+  if (value !== 'http' && value !== 'close') throw new TypeError(`${path} must be 'http' or 'close'`)
+  return value
+}
 
 function revalidateOptions(value: unknown, cache: TokenCache): RevalidateOptions | undefined {
   const checked = checkRevalidate(value, 'fastify-token-auth: options.revalidate')
@@ -129,6 +168,8 @@ export function normalizeOptions(options: TokenAuthPluginOptions, log: Logger): 
   const dpop = options.dpop ?? OTHER_DEFAULTS.dpop
   if (dpop !== 'allowed' && dpop !== 'required' && dpop !== 'disabled') throw new TypeError("fastify-token-auth: options.dpop must be 'allowed', 'required' or 'disabled'")
   if (typeof allowQuery !== 'boolean') throw new TypeError('fastify-token-auth: options.allowQuery must be a boolean')
+  const allowBody = options.allowBody ?? OTHER_DEFAULTS.allowBody
+  if (typeof allowBody !== 'boolean') throw new TypeError('fastify-token-auth: options.allowBody must be a boolean')
   const ownsCache = !(options.cache instanceof TokenCache)
   const cache = options.cache instanceof TokenCache ? options.cache : new TokenCache(options.cache ?? {}, 'fastify-token-auth: options.cache')
   const settings = resolveSettings(
@@ -138,7 +179,7 @@ export function normalizeOptions(options: TokenAuthPluginOptions, log: Logger): 
   return {
     provider,
     realm,
-    extract: { maxTokenLength: settings.maxTokenLength, allowQuery, dpop: dpop !== 'disabled' },
+    extract: { maxTokenLength: settings.maxTokenLength, allowQuery, allowBody, dpop: dpop !== 'disabled' },
     settings,
     ownsCache,
     revalidate: revalidateOptions(options.revalidate, cache),
@@ -146,5 +187,7 @@ export function normalizeOptions(options: TokenAuthPluginOptions, log: Logger): 
     resourceMetadata: options.resourceMetadata === undefined ? undefined : resourceMetadata(options.resourceMetadata, allowQuery),
     dpop,
     publicUrl: checkPublicUrl(options.publicUrl, 'fastify-token-auth: options.publicUrl'),
+    guard: refusalGuard(options.refusalLimit, 'fastify-token-auth: options.refusalLimit'),
+    upgradeRefusal: checkUpgradeRefusal(options.upgradeRefusal ?? OTHER_DEFAULTS.upgradeRefusal, 'fastify-token-auth: options.upgradeRefusal'),
   }
 }

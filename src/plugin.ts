@@ -1,28 +1,33 @@
-// Fastify glue: every request in scope gets `request.auth` or `request.authFailure` (it never
-// rejects by itself, like UeberauthToken.Plug); routes with `config.auth` or `app.requireAuth()`
-// enforce, answering per RFC 6750 §3. A door of the engine: it extracts the credential and the
-// facts of the request, and answers; the engine decides. Runs in preParsing, after every plugin's
-// onRequest hooks (CORS, helmet, rate limits, @fastify/websocket), whatever the registration order.
+// Fastify glue: options → one engine, its doors (HTTP, WebSocket), decorators and hooks. Every
+// request in scope gets `request.auth` or `request.authFailure` (it never rejects by itself, like
+// UeberauthToken.Plug); routes with `config.auth` or `app.requireAuth()` enforce. Runs in
+// preParsing, after every plugin's onRequest hooks (CORS, helmet, rate limits, @fastify/websocket),
+// whatever the registration order.
 import { EventEmitter } from 'node:events'
-import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
-import { buildFailure, isAuthFailure, type Auth, type AuthFailure } from './auth.js'
+import { accessRule, type AccessRuleConfig } from './access-rule.js'
+import type { Auth } from './auth.js'
 import { NO_PROOF } from './binding.js'
 import { Engine } from './engine.js'
-import { extractToken, NO_TOKEN, usesDpopScheme } from './extract-token.js'
+import { hasFormBody } from './extract-token.js'
+import { HttpDoor } from './http-door.js'
 import { HttpFacts } from './http-facts.js'
 import { normalizeOptions, type TokenAuthPluginOptions } from './options.js'
-import { sendFailure, type ChallengeSettings } from './reply.js'
+import type { ChallengeSettings } from './reply.js'
 import { Revalidator, type RevokedEvent } from './revalidate.js'
-import { ruleOf, settleRouteConfig, toRule, type RouteRule } from './route-rule.js'
+import { ruleOf, settleRouteConfig, toRule } from './route-rule.js'
 import { SocketDoor } from './socket-door.js'
 import type { TokenAuthDecorator } from './types.js'
 import { isUpgrade } from './upgrade.js'
 
 async function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPluginOptions): Promise<void> {
+  if (fastify.hasDecorator('tokenAuth')) {
+    throw new Error('fastify-token-auth is already registered in this scope or a parent one: register it once per scope (sibling scopes may have one each)')
+  }
   const settled = normalizeOptions(options, fastify.log)
   const { provider, extract, settings, publicUrl } = settled
-  const engine = new Engine({ provider, settings, dpop: settled.dpop, tickets: settled.tickets, path: 'fastify-token-auth: options' })
+  const engine = new Engine({ provider, settings, dpop: settled.dpop, tickets: settled.tickets, guard: settled.guard, path: 'fastify-token-auth: options' })
   const challenges: ChallengeSettings = { realm: settled.realm, resourceMetadata: settled.resourceMetadata?.url, dpop: settled.dpop }
   const sockets = new SocketDoor(engine, extract, publicUrl, fastify.log)
   const events = new EventEmitter<{ revoked: [RevokedEvent] }>()
@@ -32,31 +37,7 @@ async function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPlugi
     events.emit('revoked', event)
   })
 
-  function setResult(request: FastifyRequest, result: Auth | AuthFailure): void {
-    if (isAuthFailure(result)) request.authFailure = result
-    else request.auth = result
-  }
-
-  /** The HTTP door: extracts the token, runs it through the engine under the route's rule. */
-  function authenticateRequest(request: FastifyRequest, rule: RouteRule): void | Promise<void> {
-    const found = extractToken({ authorization: request.headers.authorization, rawHeaders: request.raw.rawHeaders, query: request.query }, extract)
-    if (typeof found !== 'string') {
-      request.authFailure = found === NO_TOKEN ? engine.missing : buildFailure(provider.name, found.key, found.description)
-      return
-    }
-    const result = engine.authenticate(found, new HttpFacts(request, publicUrl), rule)
-    if (!(result instanceof Promise)) return setResult(request, result)
-    return result.then((settledResult) => setResult(request, settledResult))
-  }
-
-  /** Answers the request when it may not pass under `rule`; returns whether it did. */
-  function refused(request: FastifyRequest, reply: FastifyReply, rule: RouteRule): boolean {
-    const result = request.auth !== null ? engine.authorize(request.auth, rule) : (request.authFailure ?? engine.missing)
-    if (!isAuthFailure(result)) return false
-    request.log.debug({ tokenAuth: { key: result.errors[0]?.messageKey } }, 'request rejected')
-    sendFailure(reply, result, challenges, rule.scopes, usesDpopScheme(request.headers.authorization))
-    return true
-  }
+  const door = new HttpDoor(engine, sockets, { extract, publicUrl, challenges, upgradeRefusal: settled.upgradeRefusal })
 
   fastify.decorateRequest('auth', null as unknown as Auth)
   fastify.decorateRequest('authFailure', null)
@@ -65,18 +46,17 @@ async function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPlugi
     cache: settings.cache,
     events,
     sockets: sockets.sessions,
-    verify: async (token, verifyOptions) => engine.check(token, verifyOptions?.request === undefined ? NO_PROOF : new HttpFacts(verifyOptions.request, publicUrl),
-      toRule({ scopes: verifyOptions?.scopes === undefined ? [] : [...verifyOptions.scopes] }, 'tokenAuth.verify() options')),
+    verify: async (token, { request, ...rule } = {}) =>
+      engine.check(token, request === undefined ? NO_PROOF : new HttpFacts(request, publicUrl), accessRule(rule, 'tokenAuth.verify() options')),
     revoke: (target, revokeOptions) => engine.revoke(target, revokeOptions),
     issueTicket: (auth, ticketOptions) => engine.issueTicket(auth, ticketOptions),
   }
   fastify.decorate('tokenAuth', decorator)
 
-  fastify.decorate('requireAuth', function requireAuth(ruleConfig: { scopes?: string[] } = {}): preHandlerAsyncHookHandler {
+  fastify.decorate('requireAuth', function requireAuth(ruleConfig: AccessRuleConfig = {}): preHandlerAsyncHookHandler {
     const rule = toRule(ruleConfig, 'requireAuth()')
     return async function requireAuthHandler(request, reply) {
-      if (request.auth === null && request.authFailure === null) await authenticateRequest(request, rule)
-      if (refused(request, reply, rule)) return reply
+      return door.require(request, reply, rule)
     }
   })
 
@@ -89,22 +69,22 @@ async function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPlugi
   fastify.addHook('preParsing', function tokenAuthPreParsing(request, reply, _payload, next) {
     const rule = ruleOf(request)
     if (rule.skip) return next()
-    if (rule.websocket && isUpgrade(request.method, request.headers)) {
-      sockets.authenticate(request, rule).then((result) => {
-        setResult(request, result)
-        if (rule.socket.firstMessage || !(rule.enforce && refused(request, reply, rule))) next()
-      }, next)
-      return
+    // A token may be in the body: authenticated once the body is parsed (preValidation).
+    if (extract.allowBody === true && hasFormBody(request.method, request.headers['content-type'])) {
+      formRequests.add(request)
+      return next()
     }
-    const pending = authenticateRequest(request, rule)
-    if (pending === undefined) {
-      if (!(rule.enforce && refused(request, reply, rule))) next()
-      return
-    }
-    pending.then(() => {
-      if (!(rule.enforce && refused(request, reply, rule))) next()
-    }, next)
+    if (rule.websocket && isUpgrade(request.method, request.headers)) return door.upgrade(request, reply, rule, next)
+    door.pass(request, reply, rule, undefined, next)
   })
+
+  const formRequests = new WeakSet<FastifyRequest>()
+  if (extract.allowBody === true) {
+    fastify.addHook('preValidation', function tokenAuthFormBody(request, reply, next) {
+      if (!formRequests.has(request)) return next()
+      door.pass(request, reply, ruleOf(request), request.body, next)
+    })
+  }
 
   if (settled.resourceMetadata !== undefined) {
     const { path, document } = settled.resourceMetadata
@@ -112,6 +92,10 @@ async function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPlugi
   }
 
   fastify.addHook('onReady', function attachSockets(ready) {
+    if (extract.allowBody === true && !this.hasContentTypeParser('application/x-www-form-urlencoded')) {
+      ready(new TypeError('fastify-token-auth: options.allowBody needs a parser for application/x-www-form-urlencoded bodies: register @fastify/formbody'))
+      return
+    }
     sockets.listen((this as FastifyInstance & { websocketServer?: EventEmitter }).websocketServer)
     ready()
   })

@@ -88,17 +88,6 @@ export function validateNow(provider: Provider<unknown>, token: string, key: str
   }
 }
 
-function rejectOnAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason as Error)
-    signal.addEventListener('abort', onAbort, { once: true })
-    work.then(
-      (value) => { signal.removeEventListener('abort', onAbort); resolve(value) },
-      (err: Error) => { signal.removeEventListener('abort', onAbort); reject(err) },
-    )
-  })
-}
-
 /** A provider's message, unless it quotes the token in any form: then the generic one (undefined). */
 function publicMessage(message: string, token: string): string | undefined {
   return message.length > 0 && !mentionsToken(message, token) ? message : undefined
@@ -113,7 +102,8 @@ function failureOutcome(err: unknown, provider: Provider<unknown>, token: string
   }
   if (isProviderUnavailableError(err)) {
     log.warn({ tokenAuth: { provider: name, token: tokenRef, key: 'provider_unavailable', err: describeError(err, token) } }, 'identity provider unavailable')
-    return { failure: buildFailure(name, 'provider_unavailable', publicMessage(err.message, token), err.retryAfter, err.reason), cacheable: false }
+    // The public text stays generic: which endpoint failed and how is this API's business (the log has it).
+    return { failure: buildFailure(name, 'provider_unavailable', undefined, err.retryAfter, err.reason), cacheable: false }
   }
   // Anything else is a bug in the provider or its configuration: fail closed, loudly, and do not remember it.
   log.error({ tokenAuth: { provider: name, token: tokenRef, key: 'provider_unavailable', err: describeError(err, token) } }, 'provider threw an unexpected error')
@@ -124,11 +114,65 @@ function outcomeKey(outcome: Outcome): 'answered' | FailureKey {
   return 'auth' in outcome ? 'answered' : (outcome.failure.errors[0]?.messageKey ?? 'invalid_token')
 }
 
-const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms)
-    signal.addEventListener('abort', () => { clearTimeout(timer); resolve() }, { once: true })
-  })
+/**
+ * One call's deadline: a timer, and an AbortSignal made only if the provider asks for one (a
+ * provider that does no I/O never pays for it). Work raced against it rejects at the deadline
+ * with a ProviderUnavailableError, whether or not the provider listens to the signal.
+ */
+class Deadline {
+  readonly ctx: ProviderContext
+  #controller: AbortController | undefined
+  #expired: ProviderUnavailableError | undefined
+  #onExpire: ((err: Error) => void) | undefined
+  readonly #timer: NodeJS.Timeout
+
+  constructor(timeout: number, log: Logger) {
+    this.#timer = setTimeout(() => {
+      this.#expired = new ProviderUnavailableError('The identity provider did not answer in time', {
+        cause: new Error(`no answer within ${timeout} ms`), reason: 'timeout',
+      })
+      this.#controller?.abort(this.#expired)
+      this.#onExpire?.(this.#expired)
+    }, timeout)
+    const signal = (): AbortSignal => this.#signal()
+    this.ctx = { get signal() { return signal() }, log }
+  }
+
+  #signal(): AbortSignal {
+    this.#controller ??= new AbortController()
+    if (this.#expired !== undefined && !this.#controller.signal.aborted) this.#controller.abort(this.#expired)
+    return this.#controller.signal
+  }
+
+  get expired(): boolean {
+    return this.#expired !== undefined
+  }
+
+  /** `work`'s outcome, or the deadline's rejection if it comes first. */
+  race<T>(work: Promise<T>): Promise<T> {
+    if (this.#expired !== undefined) {
+      work.then(undefined, () => {})
+      return Promise.reject(this.#expired)
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.#onExpire = reject
+      work.then(resolve, reject).finally(() => { this.#onExpire = undefined })
+    })
+  }
+
+  /** Waits `ms`, or less if the deadline comes first. */
+  pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => { this.#onExpire = undefined; resolve() }, ms)
+      this.#onExpire = () => { clearTimeout(timer); resolve() }
+    })
+  }
+
+  end(): void {
+    clearTimeout(this.#timer)
+    this.#onExpire = undefined
+  }
+}
 
 /** Smallest remaining deadline worth a retry, in ms, beyond the jitter itself. */
 const RETRY_FLOOR = 100
@@ -147,23 +191,17 @@ export async function callProvider(provider: Provider<unknown>, token: string, k
   }
   const started = performance.now()
   const deadline = started + settings.timeout
-  const controller = new AbortController()
-  const timer = setTimeout(() => {
-    controller.abort(new ProviderUnavailableError('The identity provider did not answer in time', {
-      cause: new Error(`no answer within ${settings.timeout} ms`), reason: 'timeout',
-    }))
-  }, settings.timeout)
-  const ctx: ProviderContext = { signal: controller.signal, log: settings.log }
+  const call = new Deadline(settings.timeout, settings.log)
   try {
     for (let attempt = 1; ; attempt++) {
       const attemptStarted = performance.now()
       let outcome: Outcome
       let retryable = false
       try {
-        outcome = await rejectOnAbort(validate(provider, token, ctx, attempt === 1 ? underWay : undefined), controller.signal)
+        outcome = await call.race(validate(provider, token, call.ctx, attempt === 1 ? underWay : undefined))
       } catch (err) {
         outcome = failureOutcome(err, provider, token, key, settings.log)
-        retryable = isProviderUnavailableError(err) && err.retryable && !controller.signal.aborted
+        retryable = isProviderUnavailableError(err) && err.retryable && !call.expired
       }
       const transient = 'failure' in outcome && !outcome.cacheable
       if (channels.providerCall.hasSubscribers) {
@@ -173,10 +211,10 @@ export async function callProvider(provider: Provider<unknown>, token: string, k
       else breaker?.success()
       const jitter = 50 + Math.random() * 150
       if (!retryable || attempt > 1 || breaker?.state === 'open' || deadline - performance.now() < jitter + RETRY_FLOOR) return outcome
-      await sleep(jitter, controller.signal)
-      if (controller.signal.aborted) return outcome
+      await call.pause(jitter)
+      if (call.expired) return outcome
     }
   } finally {
-    clearTimeout(timer)
+    call.end()
   }
 }

@@ -28,7 +28,7 @@ export function sendFailure(reply: FastifyReply, failure: AuthFailure, settings:
     if (settings.dpop !== 'required' && bearer !== undefined) headers.push(bearer)
   } else if (bearer !== undefined) headers.push(bearer)
   if (headers.length > 0) reply.header('www-authenticate', headers.length === 1 ? headers[0] : headers)
-  if (key === 'provider_unavailable') reply.header('retry-after', String(failure.retryAfter ?? DEFAULT_RETRY_AFTER))
+  if (key === 'provider_unavailable' || key === 'too_many_attempts') reply.header('retry-after', String(failure.retryAfter ?? DEFAULT_RETRY_AFTER))
   reply.header('cache-control', 'no-store')
   reply.header('content-type', 'application/json; charset=utf-8')
   return reply.code(failure.status).send(JSON.stringify({ error: key, error_description: description }))

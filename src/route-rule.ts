@@ -2,30 +2,32 @@
 // WebSocket route asks for after the upgrade (first-message auth, expiry policy).
 import type { FastifyRequest } from 'fastify'
 import type { RouteAuthConfig } from './types.js'
+import { ACCESS_RULE_KEYS, accessRule, NO_RULE, type AccessRule } from './access-rule.js'
 import { integerOption } from './defaults.js'
+import { checkUpgradeRefusal } from './options.js'
 import { SOCKET_DEFAULTS, type SocketRule } from './websocket.js'
 
-export interface RouteRule {
+export interface RouteRule extends AccessRule {
   /** No authentication at all (`auth: false`). */
   readonly skip: boolean
   /** The request must be authenticated before the handler (or the upgrade). */
   readonly enforce: boolean
-  readonly scopes: readonly string[]
   /** A WebSocket route (`websocket: true`): its upgrades may carry a ticket or a subprotocol token. */
   readonly websocket: boolean
   /** The route's URL pattern, e.g. `/stream` (what a connection ticket is bound to). */
   readonly url: string
+  /** How a refused upgrade of this route is answered, when it says (else the plugin's option). */
+  readonly upgradeRefusal?: 'http' | 'close'
   readonly socket: SocketRule
 }
 
-const NO_SCOPES: readonly string[] = Object.freeze([])
-const DEFAULT_SOCKET: SocketRule = Object.freeze({ scopes: NO_SCOPES, firstMessage: false, ...SOCKET_DEFAULTS })
-export const OPTIONAL: RouteRule = Object.freeze({ skip: false, enforce: false, scopes: NO_SCOPES, websocket: false, url: '', socket: DEFAULT_SOCKET })
+const DEFAULT_SOCKET: SocketRule = Object.freeze({ ...NO_RULE, firstMessage: false, ...SOCKET_DEFAULTS })
+export const OPTIONAL: RouteRule = Object.freeze({ ...NO_RULE, skip: false, enforce: false, websocket: false, url: '', socket: DEFAULT_SOCKET })
 const SKIP: RouteRule = Object.freeze({ ...OPTIONAL, skip: true })
 const REQUIRED: RouteRule = Object.freeze({ ...OPTIONAL, enforce: true })
 const kRule = Symbol('fastify-token-auth.rule')
 /** Every key `config.auth` may hold: any other is refused at startup (a typo must not drop a check). */
-const RULE_KEYS = new Set(['scopes', 'firstMessage', 'authTimeout', 'onExpire', 'reauthGrace'])
+const RULE_KEYS = [...ACCESS_RULE_KEYS, 'firstMessage', 'authTimeout', 'onExpire', 'reauthGrace', 'upgradeRefusal']
 
 
 /** Where the route is: a WebSocket route or not, and its URL pattern. */
@@ -45,27 +47,21 @@ export function toRule(config: RouteAuthConfig | undefined, where: string, site:
   if (config === false) return sited(SKIP, site)
   if (config === true) return sited(REQUIRED, site)
   if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new TypeError(`fastify-token-auth: ${where} must be true, false or { scopes: string[] }`)
-  for (const name of Object.keys(config)) {
-    if (!RULE_KEYS.has(name)) throw new TypeError(`fastify-token-auth: ${where}: unknown key "${name}" (known: ${[...RULE_KEYS].join(', ')})`)
-  }
-  const scopes = config.scopes ?? []
-  if (!Array.isArray(scopes) || !scopes.every((scope) => typeof scope === 'string' && scope.length > 0)) {
-    throw new TypeError(`fastify-token-auth: ${where}: scopes must be an array of non-empty strings`)
-  }
+  const access = accessRule(config, `fastify-token-auth: ${where}`, RULE_KEYS)
   const onExpire = config.onExpire ?? SOCKET_DEFAULTS.onExpire
   if (onExpire !== 'close' && onExpire !== 'reauth') throw new TypeError(`fastify-token-auth: ${where}.onExpire must be 'close' or 'reauth'`)
   if (config.firstMessage !== undefined && typeof config.firstMessage !== 'boolean') throw new TypeError(`fastify-token-auth: ${where}.firstMessage must be a boolean`)
-  const frozenScopes = Object.freeze([...scopes])
   const firstMessage = config.firstMessage ?? false
   return Object.freeze({
+    ...access,
+    ...(config.upgradeRefusal === undefined ? {} : { upgradeRefusal: checkUpgradeRefusal(config.upgradeRefusal, `fastify-token-auth: ${where}.upgradeRefusal`) }),
     skip: false,
     // With first-message authentication the upgrade itself carries no token.
     enforce: !firstMessage,
-    scopes: frozenScopes,
     websocket: site.websocket,
     url: site.url,
     socket: Object.freeze({
-      scopes: frozenScopes,
+      ...access,
       firstMessage,
       authTimeout: integerOption(config.authTimeout, 'config.auth.authTimeout', `fastify-token-auth: ${where}.authTimeout`),
       onExpire,

@@ -47,7 +47,7 @@ export class SocketDoor {
    * First-message routes open unauthenticated: the socket then asks for the token.
    */
   async authenticate(request: FastifyRequest, rule: RouteRule): Promise<Auth | AuthFailure> {
-    const facts = socketFacts(request.raw.socket)
+    const facts = socketFacts(request)
     if (rule.socket.firstMessage) {
       this.#upgrades.set(request.raw, { rule, facts, key: undefined, auth: null })
       return this.#engine.missing

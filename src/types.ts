@@ -1,6 +1,7 @@
 // Type merging into Fastify, in one place: `request.auth`, `request.authFailure`, the route
 // option `config.auth`, and the instance decorators.
 import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
+import type { AccessRuleConfig } from './access-rule.js'
 import type { Auth, AuthFailure } from './auth.js'
 import type { TokenCache } from './cache.js'
 import type { Provider } from './provider.js'
@@ -12,8 +13,7 @@ import type { EventEmitter } from 'node:events'
  * `false` skips authentication altogether (health checks, public assets). Absent: the request
  * is authenticated when it carries a token, and the handler decides.
  */
-export type RouteAuthConfig = boolean | {
-  scopes?: string[]
+export type RouteAuthConfig = boolean | (AccessRuleConfig & {
   /** WebSocket routes: the socket opens unauthenticated and must send `{"type":"auth","token":"…"}` first. */
   firstMessage?: boolean
   /** WebSocket routes: ms to wait for that first message. Default 5,000. */
@@ -22,7 +22,9 @@ export type RouteAuthConfig = boolean | {
   onExpire?: 'close' | 'reauth'
   /** WebSocket routes: ms a socket has to re-authenticate after `reauth_required`. Default 10,000. */
   reauthGrace?: number
-}
+  /** WebSocket routes: how a refused upgrade is answered (see the plugin's `upgradeRefusal`). */
+  upgradeRefusal?: 'http' | 'close'
+})
 
 export interface TokenAuthDecorator {
   readonly provider: Provider<unknown>
@@ -34,7 +36,7 @@ export interface TokenAuthDecorator {
    * applies. A sender-constrained (DPoP or certificate-bound) token passes only with `request`,
    * the request it came with, so that its proof can be checked.
    */
-  verify(token: string, options?: { scopes?: readonly string[]; request?: FastifyRequest }): Promise<Auth | AuthFailure>
+  verify(token: string, options?: AccessRuleConfig & { request?: FastifyRequest }): Promise<Auth | AuthFailure>
   /**
    * Mints a single-use connection ticket for an upgrade of the WebSocket route `route`
    * (`?ticket=`) from the request's Auth; valid `ttl` ms (default 30,000), never past the token's
@@ -65,7 +67,7 @@ declare module 'fastify' {
   }
   interface FastifyInstance {
     /** A preHandler that answers 401/403/400/503 unless the request is authenticated with `scopes`. */
-    requireAuth(rule?: { scopes?: string[] }): preHandlerAsyncHookHandler
+    requireAuth(rule?: AccessRuleConfig): preHandlerAsyncHookHandler
     tokenAuth: TokenAuthDecorator
   }
   interface FastifyContextConfig {

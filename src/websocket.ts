@@ -4,6 +4,7 @@
 // `ws` sockets (as @fastify/websocket hands them out) without importing `ws`.
 import type { Auth, AuthFailure } from './auth.js'
 import { failureKey, isAuthFailure } from './auth.js'
+import type { AccessRule } from './access-rule.js'
 import type { Facts } from './binding.js'
 import { INTEGER_OPTIONS, OTHER_DEFAULTS } from './defaults.js'
 import type { Logger } from './provider.js'
@@ -22,8 +23,8 @@ export interface AuthSocket {
   authenticated?: Promise<Auth | null>
 }
 
-export interface SocketRule {
-  readonly scopes: readonly string[]
+/** A WebSocket route's rule: what its tokens must meet (scopes, claims, check), and the socket's life. */
+export interface SocketRule extends AccessRule {
   /** Authenticate with the first message instead of at the upgrade. */
   readonly firstMessage: boolean
   /** ms to wait for the first message's token. */
@@ -70,7 +71,7 @@ interface Session {
 }
 
 /** WebSocket close codes: 4000 + the HTTP status, as is customary; 1013 "try again later" for outages. */
-function closeCode(failure: AuthFailure): number {
+export function closeCode(failure: AuthFailure): number {
   return failure.status === 503 ? 1013 : 4000 + failure.status
 }
 

@@ -8,7 +8,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyWebsocket from '@fastify/websocket'
 import fastifyTokenAuth, { createCache, isAuthFailure, tokenAuth, type Auth, type AuthFailure } from '../src/index.js'
 import { testProvider, type TestProvider } from '../providers/test.js'
-import { connect } from './helpers/ws.js'
+import { connect, upgradeStatus } from './helpers/ws.js'
 
 const SCOPE = 'orders:read'
 const TICKET_SECRET = 'doors-test-ticket-secret-0123456789abcdef'
@@ -163,16 +163,7 @@ describe('the ticket door', () => {
   async function ticket(prefix: string, token: string, route?: string): Promise<Response> {
     return fetch(`http://${base}${prefix}/ticket${route === undefined ? '' : `?route=${route}`}`, { headers: { authorization: `Bearer ${token}` } })
   }
-  async function redeem(path: string, value: string): Promise<number | undefined> {
-    const client = connect(`ws://${base}${path}?ticket=${encodeURIComponent(value)}`)
-    try {
-      await client.opened
-      client.ws.close()
-      return 101
-    } catch {
-      return (await client.refused)?.status
-    }
-  }
+  const redeem = (path: string, value: string): Promise<number | undefined> => upgradeStatus(connect(`ws://${base}${path}?ticket=${encodeURIComponent(value)}`))
 
   test('a good ticket opens its route once', async () => {
     const { ticket: value } = await (await ticket('/a', A.good)).json() as { ticket: string }

@@ -13,7 +13,7 @@ import { introspectionProvider } from '../providers/introspection.js'
 import type { InstanceConfig } from './fixtures/secure-instance.js'
 import { API_CLIENT, useIdp } from './helpers/idp.js'
 import { startRedis, type RedisServer } from './helpers/redis.js'
-import { connect } from './helpers/ws.js'
+import { connect, upgradeStatus } from './helpers/ws.js'
 
 const ctx = useIdp()
 const STORE_SECRET = 'fleet-security-store-secret-0123456789ab'
@@ -80,15 +80,7 @@ describe('F4 and S1/S2: three introspection instances sharing the ticket secret 
     const minted = await fetch(`http://127.0.0.1:${ports[0]!}/ticket`, { headers: { authorization: `Bearer ${access_token}` } })
     const { ticket } = await minted.json() as { ticket: string }
     const attempts = ports.map((port) => connect(`ws://127.0.0.1:${port}/ws?ticket=${ticket}`))
-    const outcomes = await Promise.all(attempts.map(async (client) => {
-      try {
-        await client.opened
-        client.ws.close()
-        return 101
-      } catch {
-        return (await client.refused)?.status
-      }
-    }))
+    const outcomes = await Promise.all(attempts.map(upgradeStatus))
     assert.deepEqual([...outcomes].sort(), [101, 401, 401], `outcomes per instance: ${outcomes.join(', ')}`)
   })
 

@@ -1,37 +1,48 @@
 // The package as a user meets it: `npm pack`, installed into an empty project, imported from
-// both entry points, and type-checked from a consumer's TypeScript file.
+// every entry point, and type-checked from a consumer's TypeScript file.
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import { consumerProject, devVersion, packedTarball, ROOT, type Consumer } from './helpers/packed.js'
 
-const ROOT = resolve(import.meta.dirname, '..')
 const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
-const npm = (args: string[], cwd: string): string =>
-  execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_loglevel: 'error' } })
 
 describe('packed tarball in an empty project', { timeout: 240_000 }, () => {
+  let consumer: Consumer
   let dir: string
-  before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'fta-consumer-'))
-    npm(['pack', '--pack-destination', dir], ROOT)
-    const tarball = readdirSync(dir).find((name) => name.endsWith('.tgz'))
-    assert.ok(tarball, 'npm pack produced a tarball')
-    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }))
-    const typesNode = execFileSync(process.execPath, ['-p', `require(${JSON.stringify(join(ROOT, 'node_modules/@types/node/package.json'))}).version`], { encoding: 'utf8' }).trim()
-    npm(['install', '--no-audit', '--no-fund', '--prefer-offline', `./${tarball}`, 'fastify@5', `@types/node@${typesNode}`], dir)
+  before(async () => {
+    consumer = await consumerProject('fta-consumer-', ['fastify@5', `@types/node@${devVersion('@types/node')}`, `@opentelemetry/api@${devVersion('@opentelemetry/api')}`])
+    dir = consumer.dir
   })
-  after(() => rmSync(dir, { recursive: true, force: true }))
+  after(() => consumer.remove())
 
-  test('ships only the build, with a .d.ts beside each entry point', () => {
-    const listing = npm(['pack', '--dry-run', '--json'], ROOT)
-    const files = (JSON.parse(listing) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((file) => file.path)
-    for (const expected of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/providers/test.js', 'dist/providers/test.d.ts', 'dist/src/ws-client.js', 'dist/src/ws-client.d.ts', 'README.md', 'package.json']) {
+  test('ships only the build, with a .d.ts beside each entry point, and no install script', async () => {
+    const tarball = await packedTarball()
+    const files = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n').filter(Boolean).map((path) => path.replace(/^package\//, ''))
+    for (const expected of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/providers/test.js', 'dist/providers/test.d.ts', 'dist/src/ws-client.js', 'dist/src/ws-client.d.ts', 'dist/src/otel.js', 'dist/src/otel.d.ts', 'README.md', 'package.json']) {
       assert.ok(files.includes(expected), `${expected} is in the package`)
     }
     assert.ok(!files.some((path) => path.startsWith('src/') || path.startsWith('test/')), 'no sources or tests shipped')
+    // Users' npm warns about (or, with ignore-scripts, skips) install-time scripts: the package has none.
+    const shipped = JSON.parse(readFileSync(join(dir, 'node_modules', 'fastify-token-auth', 'package.json'), 'utf8')) as { scripts?: Record<string, string> }
+    for (const hook of ['preinstall', 'install', 'postinstall', 'prepare']) assert.equal(shipped.scripts?.[hook], undefined, `no ${hook} script`)
+    assert.doesNotMatch(consumer.installLog, /fastify-token-auth[^\n]*\((?:pre|post)?(?:install|prepare)/, 'npm names no script of ours when installing it')
+  })
+
+  test('npm install leaves package-lock.json as it is (package.json and the lock agree)', () => {
+    const copy = mkdtempSync(join(tmpdir(), 'fta-lock-'))
+    try {
+      for (const name of ['package.json', 'package-lock.json']) copyFileSync(join(ROOT, name), join(copy, name))
+      execFileSync('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], {
+        cwd: copy, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_loglevel: 'error' },
+      })
+      assert.equal(readFileSync(join(copy, 'package-lock.json'), 'utf8'), readFileSync(join(ROOT, 'package-lock.json'), 'utf8'))
+    } finally {
+      rmSync(copy, { recursive: true, force: true })
+    }
   })
 
   test('imports fastify-token-auth and fastify-token-auth/providers/test, and they work together', () => {
@@ -67,6 +78,7 @@ describe('packed tarball in an empty project', { timeout: 240_000 }, () => {
     const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, unknown> }
     const subpaths = Object.keys(manifest.exports).filter((key) => key !== './package.json')
     assert.ok(subpaths.length >= 18, 'the providers, presets, store and client are exported one by one')
+    assert.ok(subpaths.includes('./otel'))
     const specifiers = subpaths.map((key) => key === '.' ? 'fastify-token-auth' : `fastify-token-auth/${key.slice(2)}`)
     writeFileSync(join(dir, 'exports.mjs'), `
       const loaded = {}
@@ -80,6 +92,13 @@ describe('packed tarball in an empty project', { timeout: 240_000 }, () => {
     const { loaded, hidden } = JSON.parse(execFileSync(process.execPath, ['exports.mjs'], { cwd: dir, encoding: 'utf8' })) as { loaded: Record<string, number>, hidden: Record<string, string> }
     for (const specifier of specifiers) assert.ok((loaded[specifier] ?? 0) > 0, `${specifier} exports something`)
     for (const code of Object.values(hidden)) assert.equal(code, 'ERR_PACKAGE_PATH_NOT_EXPORTED')
+  })
+
+  test('only fastify-token-auth/otel imports @opentelemetry/api (an optional peer)', () => {
+    const dist = join(dir, 'node_modules', 'fastify-token-auth', 'dist')
+    const importers = (readdirSync(dist, { recursive: true }) as string[])
+      .filter((path) => path.endsWith('.js') && readFileSync(join(dist, path), 'utf8').includes('@opentelemetry/'))
+    assert.deepEqual(importers, [join('src', 'otel.js')])
   })
 
   test('CommonJS consumers load it with require() (require(esm), Node 20.19+)', () => {

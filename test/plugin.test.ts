@@ -191,10 +191,29 @@ describe('options', () => {
     })
   }
 
+  test('a second registration in one scope, or a nested one, fails ready() with a clear error (no crash)', async () => {
+    for (const register of [
+      async (app: FastifyInstance) => { await app.register(fastifyTokenAuth, { provider }); await app.register(fastifyTokenAuth, { provider }) },
+      async (app: FastifyInstance) => { await app.register(fastifyTokenAuth, { provider }); await app.register(async (child) => { await child.register(fastifyTokenAuth, { provider }) }) },
+    ]) {
+      const app = Fastify()
+      await assert.rejects(async () => {
+        await register(app)
+        await app.ready()
+      }, /fastify-token-auth is already registered in this scope or a parent one/)
+      await app.close()
+    }
+    // Sibling scopes may have one each.
+    const app = Fastify()
+    for (const prefix of ['/a', '/b']) await app.register(async (scope) => { await scope.register(fastifyTokenAuth, { provider }) }, { prefix })
+    await app.ready()
+    await app.close()
+  })
+
   test('a bad route config.auth fails at startup, naming the route', async () => {
     const app = Fastify()
     await app.register(fastifyTokenAuth, { provider })
-    assert.throws(() => app.get('/x', { config: { auth: { scopes: 'admin' as never } } }, async () => 'x'), /route GET \/x config\.auth: scopes must be an array/)
+    assert.throws(() => app.get('/x', { config: { auth: { scopes: 'admin' as never } } }, async () => 'x'), /route GET \/x config\.auth\.scopes must be an array/)
     await app.close()
   })
 

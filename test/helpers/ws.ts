@@ -52,3 +52,14 @@ export function connect(url: string, options: { protocols?: string[]; headers?: 
     next: () => (taken < messages.length ? Promise.resolve(messages[taken++]) : new Promise((resolve) => waiting.push(resolve))),
   }
 }
+
+/** How an upgrade ended: 101 when the socket opened (it is closed again), else the refusal's status. */
+export async function upgradeStatus(client: Client): Promise<number | undefined> {
+  try {
+    await client.opened
+    client.ws.close()
+    return 101
+  } catch {
+    return (await client.refused)?.status
+  }
+}

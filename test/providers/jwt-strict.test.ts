@@ -240,3 +240,9 @@ describe('options refused at construction, naming the option', () => {
     assert.doesNotThrow(() => jwtProvider({ ...base, jwksUri: 'https://issuer.strict.test/jwks', clockTolerance: 600, timeout: 300_000, jwks: { cooldown: 0, maxAge: 1, maxStale: 0, maxBytes: 1024 } }))
   })
 })
+
+test('an issuer with a query, a fragment or userinfo is refused at construction (RFC 8414 §2)', () => {
+  for (const issuer of ['https://idp.example/?tenant=a', 'https://idp.example/#x', 'https://user:pw@idp.example/']) {
+    assert.throws(() => jwtProvider({ issuer, audience: 'api', keys: { keys: [] } }), /jwtProvider: issuer/, issuer)
+  }
+})

@@ -16,7 +16,7 @@ describe('declaration merging', () => {
     expect<FastifyRequest['auth']['credentials']['expiresAt']>().type.toBe<number | undefined>()
     expect<FastifyRequest['authFailure']>().type.toBe<AuthFailure | null>()
     expect<AuthFailure['errors'][number]['messageKey']>().type.toBe<
-      'missing_token' | 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'provider_unavailable' | 'invalid_dpop_proof'
+      'missing_token' | 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'provider_unavailable' | 'invalid_dpop_proof' | 'too_many_attempts'
     >()
   })
 
