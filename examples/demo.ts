@@ -44,17 +44,34 @@ await call('expired token', 'GET', '/api/orders', shortLived.access_token)
 // A WebSocket opened with a ticket minted from a 1-second token: the token expires again and
 // again, the server asks for a fresh one, the client's AuthFlow sends it, the socket lives on.
 {
+  // Minted at the start of a second: the ticket (never valid past its token's exp) has the whole
+  // second to be used, on a busy machine too.
+  await sleep(1000 - (Date.now() % 1000))
   const first = await idp.token('web-jwt-short')
   const ticketResponse = await fetch(`${base}/api/ticket`, { method: 'POST', headers: { authorization: `Bearer ${first.access_token}` } })
   const { ticket } = await ticketResponse.json() as { ticket: string }
   const socket = new WebSocket(`${base.replace('http', 'ws')}/api/stream?ticket=${ticket}`)
+  // A renewal counts once the server confirmed it (auth_ok: 'authenticated' the first time, as
+  // the socket opened with a ticket, 'renewed' after).
   let renewals = 0
-  const flow = new AuthFlow({ getToken: async () => { renewals++; return (await idp.token('web-jwt-short')).access_token }, refreshAhead: 0 })
+  const flow = new AuthFlow({ getToken: async () => (await idp.token('web-jwt-short')).access_token, refreshAhead: 0 })
+  flow.on('authenticated', () => { renewals++ })
+  flow.on('renewed', () => { renewals++ })
   flow.attach(socket)
   const opened = await new Promise<boolean>((resolve) => { socket.once('open', () => resolve(true)); socket.once('unexpected-response', () => resolve(false)) })
-  while (opened && renewals < 2 && socket.readyState === WebSocket.OPEN) await sleep(100)
+  const giveUp = Date.now() + 30_000
+  while (opened && renewals < 2 && socket.readyState === WebSocket.OPEN && Date.now() < giveUp) await sleep(100)
+  // The stream's answer, told from the flow's control messages (auth_ok, reauth_required) by its type.
   const update = opened && socket.readyState === WebSocket.OPEN
-    ? await new Promise<string>((resolve) => { socket.once('message', (data) => resolve(String(data))); socket.send('ping') })
+    ? await new Promise<string>((resolve) => {
+      const onMessage = (data: WebSocket.RawData): void => {
+        if (!String(data).includes('"update"')) return
+        socket.off('message', onMessage)
+        resolve(String(data))
+      }
+      socket.on('message', onMessage)
+      socket.send('ping')
+    })
     : ''
   rows.push({
     scenario: 'WebSocket, ticket + expiring token',

@@ -1,20 +1,9 @@
-// Runs every test/**/*.test.ts with node's own runner through tsx. Node 20's --test does not
-// expand globs, so the files are listed here. Extra arguments are passed to node.
+// Runs every test/**/*.test.ts with node's own runner through tsx, two files at once or more (see
+// test-files.mjs). Extra arguments are passed to node (a .ts argument replaces the list of files).
 import { spawnSync } from 'node:child_process'
-import { readdirSync } from 'node:fs'
-import { join } from 'node:path'
-
-function findTests(dir) {
-  const found = []
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name)
-    if (entry.isDirectory() && entry.name !== 'fixtures') found.push(...findTests(path))
-    else if (entry.isFile() && entry.name.endsWith('.test.ts')) found.push(path)
-  }
-  return found.sort()
-}
+import { concurrency, findTests } from './test-files.mjs'
 
 const args = process.argv.slice(2)
-const files = args.some((arg) => arg.endsWith('.ts')) ? [] : findTests('test')
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...args, ...files], { stdio: 'inherit' })
+const files = args.some((arg) => arg.endsWith('.ts')) ? [] : findTests()
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...concurrency(args), ...args, ...files], { stdio: 'inherit' })
 process.exit(result.status ?? 1)

@@ -12,7 +12,8 @@ import { SignJWT, exportJWK, generateKeyPair } from 'jose'
 import fastifyTokenAuth from '../src/index.js'
 import type { InspectReport } from '../src/inspect/inspect-token.js'
 import { jwtProvider } from '../providers/jwt.js'
-import { API_AUDIENCE, API_CLIENT, OTHER_AUDIENCE, b64url, claimsOf, useIdp, waitPast } from './helpers/idp.js'
+import { API_AUDIENCE, API_CLIENT, OTHER_AUDIENCE, b64url, claimsOf, useIdp } from './helpers/idp.js'
+import { useVirtualTime } from './helpers/clock.js'
 
 const CLI = resolve(import.meta.dirname, '../src/cli.ts')
 const ctx = useIdp()
@@ -81,9 +82,13 @@ describe('inspect: JWT access tokens against the JWKS', () => {
     assert.match(run.stdout, /- token aud is api:\/\/billing, API expects api:\/\/orders$/m)
   })
 
-  test('expired: exit 1, "expired N s ago"', async () => {
+  test('expired: exit 1, "expired N s ago"', async (t) => {
+    // Minted 10 s ago: the identity provider in this process reads the virtual Date; the CLI,
+    // another process, the real one.
+    const clock = useVirtualTime(t, { timers: false, now: Date.now() - 10_000 })
     const { access_token: token } = await ctx.idp.token('web-jwt-short')
-    await waitPast((claimsOf(token).exp as number) + 1)
+    clock.stop()
+    assert.ok((claimsOf(token).exp as number) * 1000 < Date.now() - 5_000)
     const run = await inspect(token, ['--audience', API_AUDIENCE, '--clock-tolerance', '0'], true)
     const report = reportOf(run)
     assert.equal(run.code, 1)

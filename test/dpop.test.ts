@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose'
 import fastifyTokenAuth from '../src/index.js'
 import { testProvider } from '../providers/test.js'
+import { useVirtualTime } from './helpers/clock.js'
 
 type Key = Awaited<ReturnType<typeof generateKeyPair>>
 const HTU = 'http://api.test/orders'
@@ -101,6 +102,43 @@ describe('dpop modes', () => {
     assert.equal(downgraded.statusCode, 401)
     assert.equal(downgraded.json().error, 'invalid_token')
     await app.close()
+  })
+})
+
+describe('the iat window, on virtual time from a whole second', () => {
+  // A proof is fresh from 60 s before now to 5 s ahead (a client clock may run fast); the replay
+  // memory must hold a jti for as long as its proof is fresh, and may forget it after.
+  const description = async (app: FastifyInstance, dpop: string): Promise<string | undefined> => {
+    const response = await call(app, `DPoP ${tokens.bound}`, dpop)
+    return response.statusCode === 200 ? undefined : response.json<{ error_description: string }>().error_description
+  }
+
+  test('iat from now − 60 s to now + 5 s is fresh, one second beyond either end is not', async (t) => {
+    const clock = useVirtualTime(t)
+    const app = await appWith()
+    try {
+      const now = clock.nowS()
+      for (const iat of [now - 60, now, now + 5]) assert.equal(await description(app, await proof(client, { iat })), undefined, `iat now${iat - now >= 0 ? '+' : ''}${iat - now}`)
+      for (const iat of [now - 61, now + 6]) assert.equal(await description(app, await proof(client, { iat })), 'The DPoP proof is not fresh', `iat now${iat - now >= 0 ? '+' : ''}${iat - now}`)
+    } finally {
+      await app.close()
+    }
+  })
+
+  test('a replay is refused for as long as the proof is fresh, then as stale', async (t) => {
+    const clock = useVirtualTime(t)
+    const app = await appWith()
+    try {
+      // Issued by a clock 5 s fast: fresh until 65 s from now.
+      const ahead = await proof(client, { iat: clock.nowS() + 5 })
+      assert.equal(await description(app, ahead), undefined)
+      clock.tick(65_000)
+      assert.equal(await description(app, ahead), 'The DPoP proof was already used', 'at the last instant it is fresh, its jti is still known')
+      clock.tick(1_000)
+      assert.equal(await description(app, ahead), 'The DPoP proof is not fresh')
+    } finally {
+      await app.close()
+    }
   })
 })
 

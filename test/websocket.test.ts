@@ -1,3 +1,6 @@
+// WebSockets on real sockets: the upgrade's doors, tickets, first-message authentication, expiry
+// and re-authentication. Deadlines (ticket expiry, authTimeout, exp, the re-auth grace) run on
+// virtual time, checked 1 ms before and at the instant; the sockets' I/O is waited for.
 import type { PluginExtras } from './helpers/extras.js'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -8,6 +11,8 @@ import type { WebSocket } from 'ws'
 import fastifyTokenAuth from '../src/index.js'
 import { AuthFlow, bearerAuthHandler } from '../src/ws-client.js'
 import { testProvider, type TestProvider } from '../providers/test.js'
+import { useVirtualTime } from './helpers/clock.js'
+import { until } from './helpers/poll.js'
 import { connect, type Client } from './helpers/ws.js'
 
 const SECRET_OLD = 'old-ticket-secret-0123456789abcdef-old'
@@ -15,7 +20,10 @@ const SECRET_NEW = 'new-ticket-secret-0123456789abcdef-new'
 const nowS = (): number => Math.floor(Date.now() / 1000)
 const longToken = 'reader-token.ws-1'
 
-interface WsApp { app: FastifyInstance; provider: TestProvider; base: string; http: string }
+/** The app, and the server's side of every socket it opened (whose readyState changes at once when it closes one). */
+interface WsApp { app: FastifyInstance; provider: TestProvider; base: string; http: string; sockets: WebSocket[] }
+const OPEN = 1
+const CLOSING = 2
 
 async function startApp(options: PluginExtras = {}, provider?: TestProvider): Promise<WsApp> {
   const p = provider ?? testProvider({ tokens: {
@@ -25,7 +33,9 @@ async function startApp(options: PluginExtras = {}, provider?: TestProvider): Pr
   const app = Fastify()
   await app.register(fastifyWebsocket)
   await app.register(fastifyTokenAuth, { provider: p, ticketSecret: SECRET_OLD, ...options })
+  const sockets: WebSocket[] = []
   const echo = (socket: WebSocket & { auth?: { uid: string } | null }) => {
+    sockets.push(socket)
     socket.on('message', (data) => socket.send(JSON.stringify({ echo: String(data), uid: socket.auth?.uid ?? null })))
   }
   app.get('/ws', { websocket: true, config: { auth: { scopes: ['orders:read'] } } }, echo)
@@ -39,7 +49,7 @@ async function startApp(options: PluginExtras = {}, provider?: TestProvider): Pr
   })
   await app.listen({ host: '127.0.0.1', port: 0 })
   const port = (app.server.address() as { port: number }).port
-  return { app, provider: p, base: `ws://127.0.0.1:${port}`, http: `http://127.0.0.1:${port}` }
+  return { app, provider: p, base: `ws://127.0.0.1:${port}`, http: `http://127.0.0.1:${port}`, sockets }
 }
 
 async function ticketFrom(http: string, token: string, ttl?: number, route = '/ws'): Promise<string> {
@@ -121,10 +131,16 @@ describe('tickets', () => {
     assert.match(String(refused?.headers['www-authenticate']), /already used/)
   })
 
-  test('expired: 401', async () => {
-    const ticket = await ticketFrom(s.http, longToken, 50)
-    await sleep(100)
-    const client = connect(`${s.base}/ws?ticket=${ticket}`)
+  test('expired: 401 at its ttl, not 1 ms before', async (t) => {
+    const clock = useVirtualTime(t, { timers: false })
+    const early = await ticketFrom(s.http, longToken, 50)
+    const late = await ticketFrom(s.http, longToken, 50)
+    await clock.advance(49)
+    const lastMs = connect(`${s.base}/ws?ticket=${early}`)
+    await lastMs.opened
+    lastMs.ws.close()
+    await clock.advance(1)
+    const client = connect(`${s.base}/ws?ticket=${late}`)
     await assert.rejects(client.opened)
     const refused = await client.refused
     assert.equal(refused?.status, 401)
@@ -204,15 +220,23 @@ describe('first-message authentication', () => {
     assert.equal(reason, 'invalid_token')
   })
 
-  test('silence closes at authTimeout with 4401', async () => {
-    const started = Date.now()
-    const client = connect(`${s.base}/ws-first`)
-    await client.opened
-    const { code, reason } = await client.closed
-    assert.equal(code, 4401)
-    assert.equal(reason, 'authentication timeout')
-    const elapsed = Date.now() - started
-    assert.ok(elapsed >= 380 && elapsed < 1500, `closed after ${elapsed} ms`)
+  test('silence closes at authTimeout with 4401', async (t) => {
+    const clock = useVirtualTime(t)
+    const v = await startApp()
+    try {
+      const client = connect(`${v.base}/ws-first`)
+      await client.opened
+      await until(() => v.sockets.length === 1, 'the socket on the server')
+      clock.tick(399)
+      assert.equal(v.sockets[0]!.readyState, OPEN, 'open 1 ms before authTimeout (400 ms)')
+      clock.tick(1)
+      assert.equal(v.sockets[0]!.readyState, CLOSING, 'closed at authTimeout')
+      const { code, reason } = await client.closed
+      assert.equal(code, 4401)
+      assert.equal(reason, 'authentication timeout')
+    } finally {
+      await v.app.close()
+    }
   })
 
   test('the AuthFlow client authenticates a first-message socket', async () => {
@@ -230,91 +254,133 @@ describe('first-message authentication', () => {
 })
 
 describe('expiry and re-authentication', () => {
-  let s: WsApp
+  // Each test on virtual time from a whole second, with an app of its own (its timers virtual).
   let serial = 0
-  before(async () => { s = await startApp() })
-  after(() => s.app.close())
 
-  /** A fresh token for `uid` that expires in about two seconds. */
-  function shortToken(uid = 'walker'): { token: string; exp: number } {
+  /** A fresh token for `uid` that expires in two (virtual) seconds. */
+  function shortToken(s: WsApp, uid = 'walker'): { token: string; exp: number } {
     const token = `short-token.${++serial}.${Date.now()}`
     const exp = nowS() + 2
     s.provider.setToken(token, { sub: uid, scope: 'orders:read', exp })
     return { token, exp }
   }
+  const count = (client: Client, type: string): number => client.messages.filter((message) => (message as { type?: string }).type === type).length
 
-  test("onExpire 'close': closed with 4401 within exp + 1 s", async () => {
-    const { token, exp } = shortToken()
-    const client = connect(`${s.base}/ws-close`, { headers: { authorization: `Bearer ${token}` } })
-    await client.opened
-    const { code, reason } = await client.closed
-    assert.equal(code, 4401)
-    assert.equal(reason, 'token expired')
-    assert.ok(Date.now() <= exp * 1000 + 1000, `closed ${Date.now() - exp * 1000} ms after exp`)
+  test("onExpire 'close': closed with 4401 at exp", async (t) => {
+    const clock = useVirtualTime(t)
+    const s = await startApp()
+    try {
+      const { token, exp } = shortToken(s)
+      const client = connect(`${s.base}/ws-close`, { headers: { authorization: `Bearer ${token}` } })
+      await client.opened
+      await until(() => s.sockets.length === 1, 'the socket on the server')
+      clock.tick(exp * 1000 - clock.now() - 1)
+      assert.equal(s.sockets[0]!.readyState, OPEN, 'open 1 ms before exp')
+      clock.tick(1)
+      assert.equal(s.sockets[0]!.readyState, CLOSING, 'closed at exp')
+      const { code, reason } = await client.closed
+      assert.equal(code, 4401)
+      assert.equal(reason, 'token expired')
+    } finally {
+      await s.app.close()
+    }
   })
 
-  test("onExpire 'reauth': the AuthFlow client keeps the socket open across three expiries", async () => {
-    let issued = 0
-    const first = shortToken()
-    const client = connect(`${s.base}/ws-reauth`, { headers: { authorization: `Bearer ${first.token}` } })
-    await client.opened
-    // The client renews only when the server asks (reauth_required), never on its own timer.
-    const handler = bearerAuthHandler({ getToken: () => { issued++; return shortToken().token } })
-    const flow = new AuthFlow({ ...handler, needsReauthentication: (state) => state.reauthRequired })
-    flow.attach(client.ws)
-    const started = Date.now()
-    let closed = false
-    void client.closed.then(() => { closed = true })
-    // Three renewals (each token lives 1-2 s), with room for a loaded machine; the socket must
-    // stay open all along.
-    const deadline = first.exp * 1000 + 12_000
-    while (!closed && issued < 3 && Date.now() < deadline) await sleep(100)
-    await sleep(200)
-    assert.equal(closed, false, 'still open')
-    assert.ok(issued >= 3, `re-authenticated ${issued} times in ${Date.now() - started} ms`)
-    assert.ok(client.messages.filter((message) => (message as { type?: string }).type === 'reauth_required').length >= 3)
-    client.ws.send('still-here')
-    await sleep(50)
-    assert.ok(client.messages.some((message) => (message as { echo?: string }).echo === 'still-here'))
-    flow.detach()
-    client.ws.close()
+  test("onExpire 'reauth': the AuthFlow client keeps the socket open across three expiries", async (t) => {
+    const clock = useVirtualTime(t)
+    const s = await startApp()
+    try {
+      let issued = 0
+      const first = shortToken(s)
+      const client = connect(`${s.base}/ws-reauth`, { headers: { authorization: `Bearer ${first.token}` } })
+      await client.opened
+      let exp = first.exp
+      // The client renews only when the server asks (reauth_required), never on its own timer.
+      const handler = bearerAuthHandler({ getToken: () => { issued++; const next = shortToken(s); exp = next.exp; return next.token } })
+      const flow = new AuthFlow({ ...handler, needsReauthentication: (state) => state.reauthRequired })
+      flow.attach(client.ws)
+      let closed = false
+      void client.closed.then(() => { closed = true })
+      for (let round = 1; round <= 3; round++) {
+        clock.tick(exp * 1000 - clock.now())
+        await clock.until(() => closed || (count(client, 'reauth_required') === round && count(client, 'auth_ok') === round), `renewal ${round}`)
+        assert.equal(closed, false, `still open after expiry ${round}`)
+      }
+      assert.equal(issued, 3)
+      client.ws.send('still-here')
+      await clock.until(() => client.messages.some((message) => (message as { echo?: string }).echo === 'still-here'), 'the echo')
+      assert.equal(closed, false, 'still open')
+      flow.detach()
+      client.ws.close()
+    } finally {
+      await s.app.close()
+    }
   })
 
-  test('a client that ignores reauth_required is closed at the end of the grace', async () => {
-    const { token, exp } = shortToken()
-    const client = connect(`${s.base}/ws-reauth`, { headers: { authorization: `Bearer ${token}` } })
-    await client.opened
-    const { code } = await client.closed
-    assert.equal(code, 4401)
-    assert.ok(client.messages.some((message) => (message as { type?: string }).type === 'reauth_required'))
-    const late = Date.now() - exp * 1000
-    assert.ok(late >= 550 && late < 1_800, `closed ${late} ms after exp (grace 600 ms)`)
+  test('a client that ignores reauth_required is closed at the end of the grace', async (t) => {
+    const clock = useVirtualTime(t)
+    const s = await startApp()
+    try {
+      const { token, exp } = shortToken(s)
+      const client = connect(`${s.base}/ws-reauth`, { headers: { authorization: `Bearer ${token}` } })
+      await client.opened
+      await until(() => s.sockets.length === 1, 'the socket on the server')
+      clock.tick(exp * 1000 - clock.now())
+      await until(() => count(client, 'reauth_required') === 1, 'reauth_required')
+      clock.tick(599)
+      assert.equal(s.sockets[0]!.readyState, OPEN, 'open 1 ms before the end of the grace (600 ms)')
+      clock.tick(1)
+      assert.equal(s.sockets[0]!.readyState, CLOSING, 'closed at the end of the grace')
+      const { code } = await client.closed
+      assert.equal(code, 4401)
+    } finally {
+      await s.app.close()
+    }
   })
 
-  test('re-authentication with another uid closes with 4403', async () => {
-    const { token } = shortToken('walker')
-    const client = connect(`${s.base}/ws-reauth`, { headers: { authorization: `Bearer ${token}` } })
-    await client.opened
-    client.ws.send(JSON.stringify({ type: 'auth', token: shortToken('somebody-else').token }))
-    const { code, reason } = await client.closed
-    assert.equal(code, 4403)
-    assert.equal(reason, 'uid mismatch')
+  test('re-authentication with another uid closes with 4403', async (t) => {
+    useVirtualTime(t)
+    const s = await startApp()
+    try {
+      const { token } = shortToken(s, 'walker')
+      const client = connect(`${s.base}/ws-reauth`, { headers: { authorization: `Bearer ${token}` } })
+      await client.opened
+      client.ws.send(JSON.stringify({ type: 'auth', token: shortToken(s, 'somebody-else').token }))
+      const { code, reason } = await client.closed
+      assert.equal(code, 4403)
+      assert.equal(reason, 'uid mismatch')
+    } finally {
+      await s.app.close()
+    }
   })
 
-  test('proactive renewal ahead of exp: the flow renews on its own timer and the socket lives on', async () => {
-    const first = shortToken()
-    const client = connect(`${s.base}/ws-reauth`, { headers: { authorization: `Bearer ${first.token}` } })
-    await client.opened
-    const flow = new AuthFlow({ getToken: () => shortToken().token, refreshAhead: 900 })
-    let renewed = 0
-    flow.on('renewed', () => { renewed++ })
-    // One fresh token first, so that the flow learns an exp; from there it renews ahead of it.
-    await flow.authenticate(client.ws)
-    await sleep(first.exp * 1000 + 2_200 - Date.now())
-    assert.equal(client.ws.readyState, 1)
-    assert.ok(renewed >= 1, `renewed ${renewed} times`)
-    flow.dispose()
-    client.ws.close()
+  test('proactive renewal ahead of exp: the flow renews on its own timer and the socket lives on', async (t) => {
+    const clock = useVirtualTime(t)
+    const s = await startApp()
+    try {
+      const first = shortToken(s)
+      const client = connect(`${s.base}/ws-reauth`, { headers: { authorization: `Bearer ${first.token}` } })
+      await client.opened
+      let fetched = 0
+      const flow = new AuthFlow({ getToken: () => { fetched++; return shortToken(s).token }, refreshAhead: 900 })
+      let renewed = 0
+      flow.on('renewed', () => { renewed++ })
+      // One fresh token first, so that the flow learns an exp; from there it renews ahead of it.
+      await flow.authenticate(client.ws)
+      // Past the first token's exp and the next one's, 100 ms at a time, each renewal answered
+      // before time moves on.
+      while (clock.now() < first.exp * 1000 + 2_200) {
+        clock.tick(100)
+        await clock.until(() => client.ws.readyState !== OPEN || count(client, 'auth_ok') === fetched, 'the renewal answered')
+      }
+      assert.equal(client.ws.readyState, OPEN)
+      assert.equal(count(client, 'reauth_required'), 0, 'renewed before the server had to ask')
+      assert.ok(renewed >= 1, `renewed ${renewed} times`)
+      flow.dispose()
+      client.ws.close()
+    } finally {
+      await s.app.close()
+    }
   })
 })
 
@@ -342,7 +408,7 @@ describe('many sockets', () => {
     console.log(`# 1,000 sockets (server and clients in one process): ${Math.round(perSocket)} bytes of heap per socket pair`)
     for (const client of clients) client.ws.close()
     await Promise.all(clients.map((client) => client.closed))
-    await sleep(50)
+    await until(() => s.app.tokenAuth.sockets.size === 0, 'every socket forgotten')
     assert.equal(s.app.tokenAuth.sockets.size, 0)
     await s.app.close()
   })

@@ -1,8 +1,8 @@
 // The ws-client on real `ws` sockets (through their addEventListener) against a real Fastify +
 // @fastify/websocket server with the test provider: renewal through expiry without a storm, the
-// refusals a client reads, and a close in the middle of a renewal.
+// refusals a client reads, and a close in the middle of a renewal. Renewal through expiry runs on
+// virtual time (an app of its own, its timers virtual); the sockets are real.
 import assert from 'node:assert/strict'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { after, before, describe, test } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyWebsocket from '@fastify/websocket'
@@ -10,6 +10,8 @@ import WebSocket from 'ws'
 import fastifyTokenAuth from '../src/index.js'
 import { AuthFlow, type AuthFlowEvents } from '../src/ws-client.js'
 import { testProvider, type TestProvider } from '../providers/test.js'
+import { settle, useVirtualTime } from './helpers/clock.js'
+import { until } from './helpers/poll.js'
 
 const unhandled: unknown[] = []
 process.on('unhandledRejection', (reason) => { unhandled.push(reason) })
@@ -20,15 +22,15 @@ let provider: TestProvider
 let base: string
 let serial = 0
 
-/** A fresh token that expires at the end of the next second (1-2 s of life). */
-function shortToken(uid = 'walker', scope = 'orders:read'): string {
+/** A fresh token that expires at the end of the next second (1-2 s of life; 2 s on virtual time, which starts on a whole second). */
+function shortToken(uid = 'walker', scope = 'orders:read', to = provider): string {
   const token = `ws-client-token.${++serial}`
-  provider.setToken(token, { sub: uid, scope, exp: nowS() + 2 })
+  to.setToken(token, { sub: uid, scope, exp: nowS() + 2 })
   return token
 }
 
-function open(path: string): Promise<WebSocket> {
-  const socket = new WebSocket(`${base}${path}`)
+function open(path: string, at = base): Promise<WebSocket> {
+  const socket = new WebSocket(`${at}${path}`)
   return new Promise((resolve, reject) => {
     socket.addEventListener('open', () => resolve(socket))
     socket.addEventListener('error', () => reject(new Error('no connection')))
@@ -41,14 +43,9 @@ function record(flow: AuthFlow): { [K in keyof AuthFlowEvents]: Array<AuthFlowEv
   return events
 }
 
-async function until(condition: () => boolean, ms = 10_000): Promise<void> {
-  const started = Date.now()
-  while (!condition() && Date.now() - started < ms) await sleep(20)
-}
-
-before(async () => {
-  provider = testProvider({ tokens: { 'reader-token.ws-client': { sub: 'reader', scope: 'orders:read', exp: nowS() + 3600 } } })
-  app = Fastify()
+async function startServer(): Promise<{ app: FastifyInstance; provider: TestProvider; base: string }> {
+  const provider = testProvider({ tokens: { 'reader-token.ws-client': { sub: 'reader', scope: 'orders:read', exp: nowS() + 3600 } } })
+  const app = Fastify()
   await app.register(fastifyWebsocket)
   await app.register(fastifyTokenAuth, { provider })
   const echo = (socket: WebSocket & { auth?: { uid: string } | null }): void => {
@@ -58,7 +55,11 @@ before(async () => {
   app.get('/first-admin', { websocket: true, config: { auth: { firstMessage: true, scopes: ['admin'] } } }, echo)
   app.get('/first-quick', { websocket: true, config: { auth: { firstMessage: true, authTimeout: 200 } } }, echo)
   await app.listen({ host: '127.0.0.1', port: 0 })
-  base = `ws://127.0.0.1:${(app.server.address() as { port: number }).port}`
+  return { app, provider, base: `ws://127.0.0.1:${(app.server.address() as { port: number }).port}` }
+}
+
+before(async () => {
+  ({ app, provider, base } = await startServer())
 })
 after(async () => {
   await app.close()
@@ -66,16 +67,23 @@ after(async () => {
 })
 
 describe('AuthFlow on ws sockets', () => {
-  test('1-2 s tokens with the default refreshAhead (5 s): the socket lives through several expiries, no storm', async () => {
-    const socket = await open('/first')
+  test('1-2 s tokens with the default refreshAhead (5 s): the socket lives through several expiries, no storm', async (t) => {
+    const clock = useVirtualTime(t)
+    const server = await startServer()
+    t.after(() => server.app.close())
+    const socket = await open('/first', server.base)
     let fetched = 0
-    const flow = new AuthFlow({ getToken: () => { fetched++; return shortToken() } })
+    const flow = new AuthFlow({ getToken: () => { fetched++; return shortToken('walker', 'orders:read', server.provider) } })
     const events = record(flow)
-    const started = Date.now()
+    const started = clock.now()
     await flow.authenticate(socket)
-    // Past three expiries of the first token's length.
-    await until(() => events.renewed.length >= 3 || socket.readyState !== WebSocket.OPEN)
-    const elapsed = Date.now() - started
+    // Past three expiries of the first token's length, 50 ms at a time, each renewal answered
+    // before time moves on.
+    while (events.renewed.length < 3 && socket.readyState === WebSocket.OPEN && clock.now() - started < 20_000) {
+      clock.tick(50)
+      await clock.until(() => socket.readyState !== WebSocket.OPEN || events.authenticated.length + events.renewed.length + events.error.length === fetched, 'the renewal answered')
+    }
+    const elapsed = clock.now() - started
     assert.equal(socket.readyState, WebSocket.OPEN)
     assert.ok(events.renewed.length >= 3)
     // Renewed at two thirds of a 1-2 s life, never faster than the 1 s floor: the old client
@@ -86,6 +94,7 @@ describe('AuthFlow on ws sockets', () => {
     socket.send('still-here')
     assert.deepEqual(JSON.parse(await reply), { echo: 'still-here', uid: 'walker' })
     flow.close()
+    await until(() => socket.readyState === WebSocket.CLOSED, 'the socket closed')
   })
 
   test('refused first messages: the key and the reason, from the close event', async () => {
@@ -107,21 +116,25 @@ describe('AuthFlow on ws sockets', () => {
     const flow = new AuthFlow({ getToken: () => 'reader-token.ws-client' })
     const events = record(flow)
     flow.attach(socket)
-    await until(() => events.closed.length > 0)
+    await until(() => events.closed.length > 0, 'the close event')
     assert.deepEqual(events.refused, [{ code: 4401, error: 'invalid_token', description: 'authentication timeout' }])
   })
 
-  test('a renewal with another uid: refused 4403, "uid mismatch"', async () => {
+  test('a renewal with another uid: refused 4403, "uid mismatch"', async (t) => {
+    const clock = useVirtualTime(t)
     const socket = await open('/first')
     const uids = ['walker', 'somebody-else']
     const flow = new AuthFlow({ getToken: () => shortToken(uids.shift()) })
     const events = record(flow)
     await flow.authenticate(socket)
-    await assert.rejects(flow.authenticate(), { reason: 'refused', code: 4403 })
+    const renewal = flow.authenticate()
+    clock.tick(1_000) // the floor between two renewals
+    await assert.rejects(renewal, { reason: 'refused', code: 4403 })
     assert.deepEqual(events.refused, [{ code: 4403, error: 'insufficient_scope', description: 'uid mismatch' }])
   })
 
-  test('the socket closes while getToken is under way: nothing unhandled, the renewal rejected', async () => {
+  test('the socket closes while getToken is under way: nothing unhandled, the renewal rejected', async (t) => {
+    const clock = useVirtualTime(t)
     const socket = await open('/first')
     let release!: (token: string) => void
     let calls = 0
@@ -129,12 +142,13 @@ describe('AuthFlow on ws sockets', () => {
     const events = record(flow)
     await flow.authenticate(socket)
     const renewal = flow.authenticate()
-    await until(() => calls === 2)
+    clock.tick(1_000) // the floor between two renewals
+    await until(() => calls === 2, 'the second getToken')
     socket.close()
-    await until(() => events.closed.length > 0)
+    await until(() => events.closed.length > 0, 'the close event')
     release(shortToken())
     await assert.rejects(renewal, { reason: 'closed' })
-    await sleep(50)
+    await settle()
     assert.deepEqual(unhandled, [])
     assert.deepEqual(events.error, [])
   })

@@ -129,6 +129,7 @@ export function fakeServer(socket: FakeSocket, tokens: TokenTable['tokens'], opt
       clearTimeout(deadline)
       stats.authOk++
       socket.receive({ type: 'auth_ok', uid: entry.uid, expiresAt: entry.exp })
+      // timing-ok: the stand-in server's expiry, on the tests' mock.timers (virtual time).
       deadline = setTimeout(() => queueMicrotask(() => expired(entry.exp)), entry.exp * 1000 - Date.now())
     }), options.latency ?? 5)
   }

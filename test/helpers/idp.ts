@@ -21,9 +21,3 @@ export function claimsOf(jwt: string): Record<string, unknown> {
 }
 
 export const b64url = (value: unknown): string => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url')
-
-/** Waits until the wall clock passes `exp` (seconds). */
-export async function waitPast(exp: number): Promise<void> {
-  const ms = exp * 1000 - Date.now() + 50
-  if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms))
-}

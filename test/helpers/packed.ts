@@ -54,7 +54,7 @@ export async function packedTarball(): Promise<string> {
       // A run that was killed while packing leaves its lock behind.
       if (Date.now() - statSync(LOCK, { throwIfNoEntry: false })!.mtimeMs > STALE_LOCK_MS) rmSync(LOCK, { recursive: true, force: true })
       if (Date.now() > deadline) throw new Error(`waited 300 s for ${LOCK}`)
-      await sleep(200)
+      await sleep(50)
     }
   }
   try {

@@ -1,9 +1,13 @@
 // The catalogue's harness: a row is one hostile input and what must happen to it: the status,
-// the error code, how many times the provider was called, and what the cache holds after.
+// the error code, how many times the provider was called, and what the cache holds after. Each
+// row runs at one virtual instant (Date stands still at the start of a second; servers and
+// sockets are real), so rows about time windows (exp 3 s ago, nbf 6 s ahead) mean exactly that
+// however long the machine takes between making the token and checking it.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { FastifyInstance, InjectOptions } from 'fastify'
 import type { AnyProvider } from '../../src/index.js'
+import { useVirtualTime } from '../helpers/clock.js'
 import { rawRequest } from '../helpers/raw-http.js'
 
 export type CacheState = 'none' | 'positive' | 'negative'
@@ -61,7 +65,8 @@ export interface Target {
 /** Registers one node:test test per row. `target` is read when the rows run. */
 export function catalogue(rows: Row[], target: () => Target): void {
   for (const row of rows) {
-    test(row.name, async () => {
+    test(row.name, async (t) => {
+      useVirtualTime(t, { timers: false })
       row.setup?.()
       const { app, provider, port } = target()
       const cache = app.tokenAuth.cache

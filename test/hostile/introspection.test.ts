@@ -41,10 +41,11 @@ const token = (): string => `opaque-${++unique}-${Date.now()}`
 const active = (extra: Record<string, unknown> = {}): Record<string, unknown> =>
   ({ active: true, sub: 'alice', scope: 'read', iss: ISSUER, aud: 'api://hostile', exp: now() + 600, token_type: 'Bearer', ...extra })
 const answer = (body: unknown) => () => { upstream.mode = 'ok'; upstream.body = body }
-const fault = (mode: FaultServer['mode'], status = 500, headers: Record<string, string> = {}, body: unknown = { error: 'fault' }) => () => {
+/** A row's setup: how the endpoint misbehaves (headers made when the row runs, on its clock). */
+const fault = (mode: FaultServer['mode'], status = 500, headers: Record<string, string> | (() => Record<string, string>) = {}, body: unknown = { error: 'fault' }) => () => {
   upstream.mode = mode
   upstream.status = status
-  upstream.headers = headers
+  upstream.headers = typeof headers === 'function' ? headers() : headers
   upstream.statusBody = typeof body === 'string' ? body : JSON.stringify(body)
 }
 const refused = (name: string, status: number, body?: unknown): Row =>
@@ -87,7 +88,7 @@ describe('hostile introspection answers', () => {
     unavailable('403 from the endpoint: our credentials, loud', fault('status', 403), ({ body }) => assert.deepEqual(JSON.parse(body), GENERIC_OUTAGE)),
     unavailable('400 invalid_client: our credentials (RFC 6749 §5.2)', fault('status', 400, {}, { error: 'invalid_client' }), ({ body }) => assert.deepEqual(JSON.parse(body), GENERIC_OUTAGE)),
     unavailable('404: the endpoint is missing, the same for every token', fault('status', 404)),
-    unavailable('403 with X-RateLimit-Remaining: 0: a rate limit, with Retry-After', fault('status', 403, { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(now() + 30) }), ({ headers }) => {
+    unavailable('403 with X-RateLimit-Remaining: 0: a rate limit, with Retry-After', fault('status', 403, () => ({ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(now() + 30) })), ({ headers }) => {
       assert.ok(Number(headers['retry-after']) >= 28 && Number(headers['retry-after']) <= 31, String(headers['retry-after']))
     }),
     refused('400 unsupported_token_type (oidc-provider, for a JWT): about the token', 400, { error: 'unsupported_token_type', error_description: 'Structured JWT Tokens cannot be introspected' }),

@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test'
 import Fastify from 'fastify'
 import fastifyTokenAuth, { tokenAuth, type Auth, type AuthFailure } from '../../src/index.js'
 import { github } from '../../providers/presets/github.js'
+import { useVirtualTime } from '../helpers/clock.js'
 
 const GOOD = 'gho_16C7e42F292c6912E7710c838347Ae178B4a'
 const nowS = (): number => Math.floor(Date.now() / 1000)
@@ -60,13 +61,17 @@ test('github: an installation token\'s 403 (no spent rate limit) stays a refusal
 })
 
 describe('github: a rate limit is a 503 with Retry-After, never a refusal, never cached', () => {
-  const limits: Array<[string, NonNullable<typeof override>, [number, number]]> = [
-    ['primary (403, X-RateLimit-Remaining: 0, X-RateLimit-Reset)', { status: 403, headers: rateHeaders(0), message: 'API rate limit exceeded for user ID 1.' }, [118, 121]],
-    ['primary (429)', { status: 429, headers: rateHeaders(0), message: 'API rate limit exceeded for user ID 1.' }, [118, 121]],
-    ['secondary (403, Retry-After)', { status: 403, headers: { ...rateHeaders(4000), 'retry-after': '60' }, message: 'You have exceeded a secondary rate limit.' }, [60, 60]],
+  // Each answer is made when its test runs, on virtual Date (standing still): X-RateLimit-Reset is
+  // then exactly 120 s ahead, however long the tests before took.
+  const limits: Array<[string, () => NonNullable<typeof override>, [number, number]]> = [
+    ['primary (403, X-RateLimit-Remaining: 0, X-RateLimit-Reset)', () => ({ status: 403, headers: rateHeaders(0), message: 'API rate limit exceeded for user ID 1.' }), [118, 121]],
+    ['primary (429)', () => ({ status: 429, headers: rateHeaders(0), message: 'API rate limit exceeded for user ID 1.' }), [118, 121]],
+    ['secondary (403, Retry-After)', () => ({ status: 403, headers: { ...rateHeaders(4000), 'retry-after': '60' }, message: 'You have exceeded a secondary rate limit.' }), [60, 60]],
   ]
-  for (const [name, limit, [low, high]] of limits) {
-    test(name, async () => {
+  for (const [name, answer, [low, high]] of limits) {
+    test(name, async (t) => {
+      useVirtualTime(t, { timers: false })
+      const limit = answer()
       const app = Fastify()
       await app.register(fastifyTokenAuth, { provider: github({ apiUrl }), cache: { negativeTtl: 60_000 } })
       app.get('/me', { config: { auth: true } }, async (request) => ({ uid: request.auth.uid }))
