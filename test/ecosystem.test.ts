@@ -425,7 +425,7 @@ function upgrade(port: number, { path, headers }: { path: string; headers: Recor
     socket.allowHalfOpen = true
     const chunks: Buffer[] = []
     let done = false
-    const cap = setTimeout(() => { finish(false); socket.destroy() }, 5_000)
+    const cap = setTimeout(() => { finish(false); socket.destroy() }, 5_000) // timing-ok: a cap on waiting for the server to let go, not a sleep
     const finish = (endedByServer: boolean): void => {
       if (done) return
       done = true
