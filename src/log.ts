@@ -81,19 +81,52 @@ export function scrub(text: string, token: string): string {
   return scrubbed
 }
 
-/** Whether a text quotes the token in any form scrub() removes: such a text is never shown to a client. */
+/** Shortest run of a token's letters and digits that counts as quoting it. */
+const QUOTED_RUN = 16
+/** Shortest token (letters and digits) looked for loosely at all. */
+const MIN_LOOSE = 10
+
+/** Letters and digits only, lower-cased, after JSON `\uXXXX` escapes are read: what survives any quoting. */
+function skeleton(text: string): string {
+  return text.replace(/\\u([0-9a-fA-F]{4})/g, (_escape, hex: string) => String.fromCharCode(Number.parseInt(hex, 16))).replace(/[^A-Za-z0-9]/g, '').toLowerCase()
+}
+
+/**
+ * Whether a text holds a run of the token however it was quoted: escaped (`\/`, `\u002b`), with
+ * other case, as base64url for base64 (or back), cut short. Any 16 of its letters and digits in a
+ * row do; a shorter token must appear whole, and one under 10 is left to the exact forms.
+ */
+function quotesLoosely(text: string, token: string): boolean {
+  const haystack = skeleton(text)
+  const needle = skeleton(token)
+  // A token this short is too likely to be any word: only its exact forms count (scrub).
+  if (needle.length < MIN_LOOSE) return false
+  if (needle.length <= QUOTED_RUN) return haystack.includes(needle)
+  for (let i = 0; i + QUOTED_RUN <= needle.length; i++) if (haystack.includes(needle.slice(i, i + QUOTED_RUN))) return true
+  return false
+}
+
+/** Whether a text quotes the token in any form, exact or loose: such a text is never shown to a client. */
 export function mentionsToken(text: string, token: string): boolean {
-  return scrub(text, token) !== text
+  return token.length > 0 && (scrub(text, token) !== text || quotesLoosely(text, token))
+}
+
+const WITHHELD = '[withheld: it quoted the token]'
+
+/** A text for the log: the token scrubbed out; withheld whole when it still quotes the token loosely. */
+function loggable(text: string, token: string): string {
+  const scrubbed = scrub(text, token)
+  return quotesLoosely(scrubbed, token) ? WITHHELD : scrubbed
 }
 
 /** A loggable description of an error: name, code, message and cause chain, minus the token. */
 export function describeError(err: unknown, token: string): Record<string, unknown> {
-  if (!(err instanceof Error)) return { message: scrub(String(err), token) }
-  const described: Record<string, unknown> = { name: err.name, message: scrub(err.message, token) }
+  if (!(err instanceof Error)) return { message: loggable(String(err), token) }
+  const described: Record<string, unknown> = { name: err.name, message: loggable(err.message, token) }
   const code = (err as { code?: unknown }).code
   if (code !== undefined) described.code = code
   const detail = (err as { detail?: unknown }).detail
-  if (typeof detail === 'string') described.detail = scrub(detail, token)
+  if (typeof detail === 'string') described.detail = loggable(detail, token)
   if (err.cause !== undefined) described.cause = describeError(err.cause, token)
   return described
 }

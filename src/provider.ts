@@ -1,5 +1,6 @@
 // The provider interface (how one identity provider validates a token and maps its claims),
 // defineProvider() which fills the mapping from standard claims, and the startup shape check.
+import { recordUserRules } from './namespace.js'
 import type { Credentials, Extra, Info } from './auth.js'
 import {
   assertClaimTypes, assertTimeWindow, numericDate, otherCredentialsOf, profileOf, scopesOf, subjectOf, type Claims,
@@ -99,7 +100,8 @@ export function defineProvider<P = Claims>(definition: ProviderDefinition<P>): P
     ...members,
   }
   assertProvider(provider, 'defineProvider')
-  return provider
+  // Its functions are its rules: two providers with other functions cannot share a namespace.
+  return recordUserRules(provider, Object.values(members).filter((member) => typeof member === 'function'))
 }
 
 /** Credentials from standard claims. */

@@ -170,3 +170,34 @@ describe('redaction catches the encoded forms', () => {
     for (const form of forms) for (const line of lines) assert.ok(!line.includes(form), `${form} leaked into: ${line}`)
   })
 })
+
+describe('a token quoted loosely is caught too (the third review)', () => {
+  const token = 'mF_9.B5f-4.1JqM/Zx+Ab9/kL=='
+  const quotings: Array<[string, string]> = [
+    ['JSON with escaped slashes (PHP, some Java encoders)', JSON.stringify({ token }).replace(/\//g, '\\/')],
+    ['JSON with \\u escapes', JSON.stringify({ token }).replace(/\+/g, '\\u002b')],
+    ['upper-cased', token.toUpperCase()],
+    ['as base64url instead of base64', token.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')],
+    ['cut short by one character', token.slice(0, -3)],
+  ]
+  for (const [how, quoted] of quotings) {
+    test(`${how}: neither the body, the challenge nor a log line shows it`, async () => {
+      const lines: string[] = []
+      const stream = new Writable({ write(chunk: Buffer, _encoding, next) { lines.push(String(chunk)); next() } })
+      const app = Fastify({ logger: { level: 'trace', stream } })
+      await app.register(fastifyTokenAuth, { provider: defineProvider({ name: 'quoting', getPayload: async () => { throw new InvalidTokenError(`session service: ${quoted} is unknown`) } }) })
+      app.get('/orders', { config: { auth: true } }, async () => 'x')
+      const response = await app.inject({ url: '/orders', headers: { authorization: `Bearer ${token}` } })
+      await app.close()
+      assert.equal(response.statusCode, 401)
+      assert.equal(response.json().error_description, 'The access token is invalid', 'the generic description')
+      const shown = [response.body, String(response.headers['www-authenticate']), ...lines].join('\n')
+      assert.ok(!shown.includes('JqM'), 'no run of the token anywhere')
+      assert.ok(mentionsToken(`x ${quoted} y`, token))
+    })
+  }
+
+  test('a message that quotes nothing of the token passes as it is', async () => {
+    assert.equal(mentionsToken('The access token is unknown to the session service', token), false)
+  })
+})

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { generateKeyPairSync, sign } from 'node:crypto'
 import { describe, test } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
-import fastifyTokenAuth, { createCache, InvalidTokenError, namespaceOf, type TokenCache, type TokenStore } from '../src/index.js'
+import fastifyTokenAuth, { createCache, defineProvider, InvalidTokenError, namespaceOf, type TokenCache, type TokenStore } from '../src/index.js'
 import { jwtProvider, type JwtProviderOptions } from '../providers/jwt.js'
 import { cognito } from '../providers/presets/cognito.js'
 
@@ -132,6 +132,27 @@ describe('F1: where the library cannot compare rules, it refuses rather than gue
       await app.ready()
     }, /claims the namespace/)
     await app.close()
+  })
+
+  test('defineProvider: two providers naming one namespace with other functions are refused; the same functions may share', async () => {
+    const cache = createCache()
+    const strict = defineProvider({ name: 'sessions', namespace: 'sessions', getPayload: async (token) => { if (token !== 'known-session.1') throw new InvalidTokenError(); return { sub: 'known' } } })
+    const lax = defineProvider({ name: 'sessions', namespace: 'sessions', getPayload: async () => ({ sub: 'guest' }) })
+    const app = Fastify()
+    await app.register(async (scope) => { await scope.register(fastifyTokenAuth, { provider: strict, cache }) })
+    await assert.rejects(async () => {
+      await app.register(async (scope) => { await scope.register(fastifyTokenAuth, { provider: lax, cache }) })
+      await app.ready()
+    }, /claims the namespace/)
+    await app.close()
+    const getPayload = async (): Promise<Record<string, unknown>> => ({ sub: 'same' })
+    const shared = createCache()
+    const twins = Fastify()
+    for (const path of ['/one', '/two']) {
+      await twins.register(async (scope) => { await scope.register(fastifyTokenAuth, { provider: defineProvider({ name: 'twin', namespace: 'twin', getPayload }), cache: shared }) }, { prefix: path })
+    }
+    await twins.ready()
+    await twins.close()
   })
 
   test('the same functions under one namespace may share', async () => {
