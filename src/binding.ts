@@ -37,13 +37,20 @@ export interface Facts {
 /** Facts of a credential that came without any request around it: no proof of possession can exist. */
 export const NO_PROOF: Facts = Object.freeze({ scheme: 'Bearer' })
 
-/** A token's confirmation claim: absent, or its members (a malformed one refuses the token). */
-type Confirmation = { jkt?: string; x5t?: string } | undefined | 'malformed'
+/** A token's confirmation claim: absent, or its members; malformed, or by a method not checked here, refuses the token. */
+type Confirmation = { jkt?: string; x5t?: string } | undefined | 'malformed' | 'unsupported'
+
+/** The confirmation methods this library can check (RFC 9449 §6, RFC 8705 §3.1). */
+const CHECKED_METHODS = new Set(['jkt', 'x5t#S256'])
 
 function confirmationOf(auth: Auth): Confirmation {
   const cnf = auth.credentials.other.cnf
   if (cnf === undefined) return undefined
   if (cnf === null || typeof cnf !== 'object' || Array.isArray(cnf)) return 'malformed'
+  const methods = Object.keys(cnf)
+  if (methods.length === 0) return 'malformed'
+  // Bound by RFC 7800 `jwk`, `kid`, `jwe` or another method: never downgraded to a bearer token.
+  if (methods.some((method) => !CHECKED_METHODS.has(method))) return 'unsupported'
   const { jkt, 'x5t#S256': x5t } = cnf as Record<string, unknown>
   if ((jkt !== undefined && (typeof jkt !== 'string' || jkt.length === 0)) || (x5t !== undefined && (typeof x5t !== 'string' || x5t.length === 0))) return 'malformed'
   return { jkt, x5t }
@@ -62,6 +69,7 @@ export function certificateThumbprint(der: Buffer): string {
 export function checkBinding(auth: Auth, facts: Facts, mode: DpopMode, verifier: DpopVerifier): Auth | AuthFailure | Promise<Auth | AuthFailure> {
   const cnf = confirmationOf(auth)
   if (cnf === 'malformed') return refuse(auth, 'invalid_token', 'The access token carries a malformed confirmation (cnf) claim', false)
+  if (cnf === 'unsupported') return refuse(auth, 'invalid_token', 'The access token is bound to its holder by a method this API cannot check', false)
   if (cnf?.x5t !== undefined) {
     const der = facts.certificate?.()
     if (der === undefined || certificateThumbprint(der) !== cnf.x5t) {

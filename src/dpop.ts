@@ -40,11 +40,29 @@ export function normalizeHtu(url: string): string | undefined {
     return undefined
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return undefined
-  const path = parsed.pathname.replace(/%[0-9A-Fa-f]{2}/g, (triplet) => {
+  return `${parsed.protocol}//${parsed.host}${normalizeEscapes(parsed.pathname)}`
+}
+
+/** Percent-encoding normalized (RFC 3986 §6.2.2.2): unreserved characters decoded, other triplets in upper case. */
+function normalizeEscapes(path: string): string {
+  return path.replace(/%[0-9A-Fa-f]{2}/g, (triplet) => {
     const char = String.fromCharCode(Number.parseInt(triplet.slice(1), 16))
     return UNRESERVED.test(char) ? char : triplet.toUpperCase()
   })
-  return `${parsed.protocol}//${parsed.host}${path}`
+}
+
+/**
+ * The request's own URL as htu compares it: origin normalized, but the path as the router sees it
+ * (dot segments kept): a proof for `/admin` must not pass for `/files/a/../../admin`, which the
+ * router serves as a file path. A proof's htu has its dot segments resolved, so such a path never matches.
+ */
+export function requestHtu(url: string): string | undefined {
+  const origin = normalizeHtu(url)
+  const authority = url.indexOf('//')
+  const pathStart = authority === -1 ? -1 : url.indexOf('/', authority + 2)
+  if (origin === undefined || pathStart === -1) return origin
+  const rawPath = url.slice(pathStart).split(/[?#]/, 1)[0]!
+  return `${new URL(url).origin}${normalizeEscapes(rawPath)}`
 }
 
 export class DpopVerifier {
@@ -78,7 +96,7 @@ export class DpopVerifier {
     if (typeof payload.jti !== 'string' || payload.jti.length === 0 || payload.jti.length > 256) throw new DpopError('The DPoP proof has no valid jti')
     if (payload.htm !== request.method) throw new DpopError('The DPoP proof is for another method')
     const htu = typeof payload.htu === 'string' ? normalizeHtu(payload.htu) : undefined
-    if (htu === undefined || htu !== normalizeHtu(request.url)) throw new DpopError('The DPoP proof is for another URL')
+    if (htu === undefined || htu !== requestHtu(request.url)) throw new DpopError('The DPoP proof is for another URL')
     const now = nowMs / 1000
     if (typeof payload.iat !== 'number' || payload.iat < now - this.#maxAge || payload.iat > now + this.#skew) {
       throw new DpopError('The DPoP proof is not fresh')

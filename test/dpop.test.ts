@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose'
 import fastifyTokenAuth from '../src/index.js'
 import { testProvider } from '../providers/test.js'
+import { rawRequest } from './helpers/raw-http.js'
 import { useVirtualTime } from './helpers/clock.js'
 
 type Key = Awaited<ReturnType<typeof generateKeyPair>>
@@ -26,12 +27,17 @@ async function appWith(dpop?: 'allowed' | 'required' | 'disabled', extra: { publ
   const provider = testProvider({ tokens: {
     [tokens.bound]: { sub: 'alice', scope: 'orders:read', cnf: { jkt: await calculateJwkThumbprint(clientJwk, 'sha256') } },
     [tokens.plain]: { sub: 'bob', scope: 'orders:read' },
+    'cnf-jwk-token.1': { sub: 'carol', scope: 'orders:read', cnf: { jwk: { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' } } },
+    'cnf-kid-token.1': { sub: 'carol', scope: 'orders:read', cnf: { kid: 'key-1' } },
+    'cnf-empty-token.1': { sub: 'carol', scope: 'orders:read', cnf: {} },
+    'cnf-jkt-and-jwk-token.1': { sub: 'carol', scope: 'orders:read', cnf: { jkt: await calculateJwkThumbprint(clientJwk, 'sha256'), jwk: clientJwk } },
   } })
   const app = Fastify()
   await app.register(fastifyTokenAuth, { provider, ...(dpop === undefined ? {} : { dpop }), ...extra })
   app.get('/orders', { config: { auth: true } }, async (request) => ({ uid: request.auth.uid, strategy: request.auth.strategy }))
   app.get('/', { config: { auth: true } }, async (request) => ({ uid: request.auth.uid }))
   app.get('/~orders', { config: { auth: true } }, async (request) => ({ uid: request.auth.uid }))
+  app.get('/files/*', { config: { auth: true } }, async (request) => ({ file: (request.params as Record<string, string>)['*'] }))
   await app.ready()
   return app
 }
@@ -175,5 +181,32 @@ describe('FT: htu is checked against a trusted origin', () => {
     for (const publicUrl of ['https://a.example/?x=1', 'https://a.example/#f', 'https://user:pw@a.example/', 'ftp://a.example/', 'not a url']) {
       await assert.rejects(appWith('allowed', { publicUrl }), /publicUrl/, publicUrl)
     }
+  })
+})
+
+describe('binding methods and paths this API cannot check (the third review)', () => {
+  test('a token bound by another confirmation method (cnf.jwk, cnf.kid) or an empty cnf is refused, never a bearer token', async () => {
+    for (const mode of ['allowed', 'disabled'] as const) {
+      const app = await appWith(mode)
+      for (const token of ['cnf-jwk-token.1', 'cnf-kid-token.1', 'cnf-empty-token.1', 'cnf-jkt-and-jwk-token.1']) {
+        const response = await call(app, `Bearer ${token}`)
+        assert.equal(response.statusCode, 401, `${token} under dpop '${mode}'`)
+        assert.equal(response.json().error, 'invalid_token')
+      }
+      await app.close()
+    }
+  })
+
+  test('a proof for /admin does not pass for /files/a/../../admin, which the router serves as a file', async () => {
+    const app = await appWith()
+    await app.listen({ host: '127.0.0.1', port: 0 })
+    // A real socket: inject would resolve the dot segments before the router saw them.
+    const head = ['GET /files/a/../../admin HTTP/1.1', 'Host: api.test', `Authorization: DPoP ${tokens.bound}`, `DPoP: ${await proof(client, { htu: 'http://api.test/admin' })}`, 'Connection: close']
+    const response = await rawRequest((app.server.address() as { port: number }).port, `${head.join('\r\n')}\r\n\r\n`)
+    assert.equal(response.status, 401)
+    assert.match(response.body, /invalid_dpop_proof/)
+    const own = await call(app, `DPoP ${tokens.bound}`, await proof(client, { htu: 'http://api.test/files/report' }), 'api.test', '/files/report')
+    assert.equal(own.statusCode, 200)
+    await app.close()
   })
 })
