@@ -52,3 +52,43 @@ export class DenialList<V> {
     }
   }
 }
+
+/**
+ * Ids that may be used once until they expire (DPoP proofs' jti, connection tickets). Bounded, and
+ * full means refuse: an id in force is never forgotten to make room (that would allow its replay).
+ */
+export class SpentIds {
+  readonly #until = new Map<string, number>()
+  readonly #max: number
+
+  constructor(max = MAX_DENIALS) {
+    this.#max = max
+  }
+
+  get size(): number {
+    return this.#until.size
+  }
+
+  /** Spends `id` until `untilMs`: 'spent' the first time, 'replayed' after, 'full' when no room is left. */
+  spend(id: string, untilMs: number, nowMs = Date.now()): 'spent' | 'replayed' | 'full' {
+    const until = this.#until.get(id)
+    if (until !== undefined && until > nowMs) return 'replayed'
+    if (until !== undefined) this.#until.delete(id)
+    if (this.#until.size >= this.#max) {
+      // Ids mostly expire in the order they came: the oldest are dropped while they have expired.
+      for (const [old, oldUntil] of this.#until) {
+        if (oldUntil > nowMs) break
+        this.#until.delete(old)
+      }
+      if (this.#until.size >= this.#max) return 'full'
+    }
+    this.#until.set(id, untilMs)
+    return 'spent'
+  }
+
+  /** Whether `id` is spent and in force. */
+  has(id: string, nowMs = Date.now()): boolean {
+    const until = this.#until.get(id)
+    return until !== undefined && until > nowMs
+  }
+}

@@ -3,7 +3,7 @@
 // and htu naming the request, a fresh iat, ath = the token's hash, and a jti never seen before.
 import { createHash } from 'node:crypto'
 import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify, type JWK } from 'jose'
-import { LRUCache } from 'lru-cache'
+import { SpentIds } from './denials.js'
 
 export type DpopMode = 'allowed' | 'required' | 'disabled'
 
@@ -70,8 +70,8 @@ export class DpopVerifier {
   /** How old a proof may be, in seconds; and how far ahead a client clock may run. */
   readonly #maxAge: number
   readonly #skew: number
-  /** Proofs seen (by key and jti), made on the first proof: an LRU preallocates its slots. */
-  #seen: LRUCache<string, true> | undefined
+  /** Proofs seen (by key and jti) while they are fresh: full means refuse, never forget one. */
+  readonly #seen = new SpentIds()
 
   constructor(options: { maxAge?: number; skew?: number; algorithms?: string[] } = {}) {
     this.algorithms = options.algorithms ?? DPOP_ALGORITHMS
@@ -106,8 +106,9 @@ export class DpopVerifier {
     if ((await calculateJwkThumbprint(jwk, 'sha256')) !== request.jkt) throw new DpopError('The DPoP proof is signed by another key than the token is bound to')
     // Last, so that a rejected proof does not burn its jti.
     const replayKey = `${request.jkt}:${payload.jti}`
-    this.#seen ??= new LRUCache({ max: 100_000, ttl: (this.#maxAge + this.#skew) * 1000, ttlAutopurge: false })
-    if (this.#seen.has(replayKey)) throw new DpopError('The DPoP proof was already used')
-    this.#seen.set(replayKey, true)
+    // Remembered for as long as the proof is fresh (its last fresh instant included).
+    const spent = this.#seen.spend(replayKey, (payload.iat + this.#maxAge) * 1000 + 1, nowMs)
+    if (spent === 'replayed') throw new DpopError('The DPoP proof was already used')
+    if (spent === 'full') throw new DpopError('The DPoP proof cannot be checked for replay now')
   }
 }

@@ -347,8 +347,10 @@ export class Engine {
     const denied = (): boolean => cache.hasDenials && cache.isDenied(payload.key, this.namespace, payload.uid, payload.iat)
     if (denied()) return { result: this.#revoked, key: undefined }
     // Spent here before any await, so that two concurrent upgrades cannot both pass; then fleet-wide.
-    if (this.#tickets.spentHere(payload)) return refused(TICKET_FAILURES.replayed, 'revoked')
-    this.#tickets.spend(payload)
+    const spent = this.#tickets.spendHere(payload)
+    if (spent === 'replayed') return refused(TICKET_FAILURES.replayed, 'revoked')
+    // Too many tickets in force to remember one more: refused rather than forget one (a replay).
+    if (spent === 'full') return refused(TICKET_FAILURES.signature, 'malformed')
     const fresh = await cache.shared?.claim(`ticket:${payload.jti}`, Math.max(1, Math.ceil(payload.exp - Date.now())))
     if (fresh === false) return refused(TICKET_FAILURES.replayed, 'revoked')
     // Revoked while the fleet was asked.

@@ -6,9 +6,8 @@
 // what the engine needs to hold it to the token's rules: its key and uid (revocation), its scopes,
 // its exp, and its certificate binding. Spending it once is the engine's job (fleet-wide).
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
-import { LRUCache } from 'lru-cache'
 import { credentialsWith, type Auth, type Credentials } from './auth.js'
-import { INTEGER_OPTIONS } from './defaults.js'
+import { SpentIds } from './denials.js'
 import { secretBytes, type StoreSecret } from './store.js'
 
 export type TicketSecret = StoreSecret
@@ -39,7 +38,6 @@ export interface TicketPayload {
   x5t?: string
 }
 
-const TICKET_MAX_TTL = INTEGER_OPTIONS['issueTicket.ttl'].max
 const MAX_TICKET_LENGTH = 4096
 
 const mac = (secret: Buffer, data: string): Buffer => createHmac('sha256', secret).update(data).digest()
@@ -71,7 +69,7 @@ export interface TicketMint {
 export class Tickets {
   readonly #secrets: Buffer[]
   /** Ids of tickets spent in this process, kept until they would have expired anyway. */
-  readonly #spent = new LRUCache<string, true>({ max: 100_000, ttl: TICKET_MAX_TTL, ttlAutopurge: false })
+  readonly #spent = new SpentIds()
 
   constructor(secrets: TicketSecret | TicketSecret[], path = 'ticketSecret') {
     this.#secrets = secretBytes(secrets, path)
@@ -122,10 +120,12 @@ export class Tickets {
     return this.#spent.has(payload.jti)
   }
 
-  /** Marks the ticket spent in this process until it would have expired. */
-  spend(payload: TicketPayload, now = Date.now()): void {
-    this.#spent.set(payload.jti, true, { ttl: Math.max(1, Math.ceil(payload.exp - now)) })
+  /** Spends the ticket in this process until it would have expired: 'full' when no room is left (refuse it). */
+  spendHere(payload: TicketPayload, now = Date.now()): 'spent' | 'replayed' | 'full' {
+    return this.#spent.spend(payload.jti, Math.max(now + 1, payload.exp), now)
   }
+
+
 }
 
 /** The Auth a ticket stands for: the minting token's identity and scopes, without the token. */

@@ -2,7 +2,7 @@
 // with the oldest dropped first (and counted when it was still in force).
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { DenialList } from '../src/denials.js'
+import { DenialList, SpentIds } from '../src/denials.js'
 
 test('held until its time, then gone', () => {
   const list = new DenialList<true>()
@@ -33,4 +33,16 @@ test('bounded: past the bound the oldest goes; a live one dropped is counted, an
   assert.equal(list.get('b'), undefined)
   assert.equal(list.get('c'), true)
   assert.equal(list.dropped, 1)
+})
+
+test('spent ids: once each until they expire; full means refuse, never forget one in force', () => {
+  const ids = new SpentIds(2)
+  assert.equal(ids.spend('a', 1_000, 0), 'spent')
+  assert.equal(ids.spend('a', 1_000, 10), 'replayed')
+  assert.equal(ids.spend('b', 2_000, 20), 'spent')
+  assert.equal(ids.spend('c', 2_000, 30), 'full', 'a and b are in force: c is refused, not a forgotten')
+  assert.equal(ids.spend('a', 1_000, 40), 'replayed', 'a is still remembered')
+  assert.equal(ids.spend('c', 3_000, 1_000), 'spent', 'once a expired, there is room')
+  assert.equal(ids.spend('a', 5_000, 1_500), 'full', 'b and c are in force')
+  assert.equal(ids.spend('a', 5_000, 2_500), 'spent', 'an expired id may be used again once there is room')
 })
