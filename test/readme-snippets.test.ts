@@ -61,6 +61,8 @@ describe('README TypeScript blocks compile against the packed package (strict)',
     consumer = await consumerProject('fta-readme-', [
       'fastify@5', 'ws@8', `@types/node@${devVersion('@types/node')}`, `@types/ws@${devVersion('@types/ws')}`,
       `@fastify/websocket@${devVersion('@fastify/websocket')}`, `redis@${devVersion('redis')}`, `@opentelemetry/api@${devVersion('@opentelemetry/api')}`,
+      // The plugins the README shows beside this one.
+      `@fastify/cors@${devVersion('@fastify/cors')}`, `@fastify/rate-limit@${devVersion('@fastify/rate-limit')}`, `@fastify/formbody@${devVersion('@fastify/formbody')}`,
     ])
     writeFileSync(join(consumer.dir, 'prelude.d.ts'), PRELUDE)
     for (const snippet of snippets) writeFileSync(join(consumer.dir, snippet.file), snippet.code)
