@@ -57,14 +57,14 @@ switch (kind) {
   case 'minimal-cache': {
     // The floor of any caching auth hook: a SHA-256 key of the token and an lru-cache hit, in preParsing.
     const cache = new LRUCache<string, { uid: string }>({ max: 10_000, ttl: 60_000 })
-    app.decorateRequest('user', null)
+    app.decorateRequest('tokenOwner', null)
     app.addHook('preParsing', (request, _reply, _payload, done) => {
       const header = request.headers.authorization
       if (header === undefined || !header.startsWith('Bearer ')) return done()
       const key = createHash('sha256').update(header.slice(7)).digest('base64url')
       let user = cache.get(key)
       if (user === undefined) cache.set(key, user = { uid: 'user' })
-      ;(request as unknown as { user: unknown }).user = user
+      ;(request as unknown as { tokenOwner: unknown }).tokenOwner = user
       done()
     })
     app.get('/orders', async () => reply)
