@@ -18,7 +18,7 @@ import { callThroughStore } from './fleet.js'
 import { fingerprint } from './log.js'
 import { claimNamespace } from './namespace.js'
 import type { FailureReason } from './errors.js'
-import type { Logger, Provider } from './provider.js'
+import { DEFAULT_CLOCK_TOLERANCE, type Logger, type Provider } from './provider.js'
 import { callProvider, validateNow, type CallSettings } from './provider-call.js'
 import type { RevocationMessage } from './store.js'
 import type { RefusalGuard } from './refusal-guard.js'
@@ -387,7 +387,10 @@ export class Engine {
       const until = given ?? (exp === undefined ? lasting : Math.max(exp * 1000 + PAST_EXP_MARGIN, now + SHORTEST_REVOCATION))
       message = { key, until: Math.min(until, now + LONGEST_REVOCATION) }
     } else if (target !== null && typeof target === 'object' && typeof target.uid === 'string' && target.uid.length > 0) {
-      message = { uid: target.uid, ns: this.namespace, at: Math.floor(now / 1000), until: Math.min(given ?? lasting, now + LONGEST_REVOCATION) }
+      // Tokens issued until now, by the identity provider's clock: one that runs ahead by as much
+      // as the provider accepts stamps a token issued just before with a later iat.
+      const skew = Math.ceil(this.provider.clockTolerance ?? DEFAULT_CLOCK_TOLERANCE)
+      message = { uid: target.uid, ns: this.namespace, at: Math.floor(now / 1000) + skew, until: Math.min(given ?? lasting, now + LONGEST_REVOCATION) }
     } else {
       throw new TypeError('tokenAuth.revoke: pass a token or { uid }')
     }

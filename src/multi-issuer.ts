@@ -4,7 +4,7 @@
 import type { Credentials, Extra, Info } from './auth.js'
 import { InvalidTokenError, isInvalidTokenError, isProviderUnavailableError } from './errors.js'
 import { deriveNamespace, recordUserRules } from './namespace.js'
-import { assertProvider, type AnyProvider, type Provider } from './provider.js'
+import { assertProvider, DEFAULT_CLOCK_TOLERANCE, type AnyProvider, type Provider } from './provider.js'
 
 /** A payload with the provider that produced it, so that its own mapping reads it. */
 export interface RoutedPayload {
@@ -64,6 +64,8 @@ export function multiIssuer(providers: AnyProvider[] | Record<string, AnyProvide
   const multi: Provider<RoutedPayload> = {
     name: 'multi-issuer',
     namespace: named ? deriveNamespace({ kind: 'multi', rules: entries.map(([issuer, provider]) => [issuer ?? null, provider.namespace]) }) : undefined,
+    // The widest skew any of them accepts: a uid's revocation must cover all their tokens.
+    clockTolerance: Math.max(DEFAULT_CLOCK_TOLERANCE, ...all.map((provider) => provider.clockTolerance ?? DEFAULT_CLOCK_TOLERANCE)),
     async getPayload(token, ctx) {
       const issuer = unverifiedIssuer(token)
       if (issuer !== undefined) {

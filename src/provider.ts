@@ -62,6 +62,12 @@ export interface Provider<P = Claims> {
    * in ms (never past the token's exp). Default 0: off.
    */
   staleIfError?: number
+  /**
+   * Optional: seconds of clock skew its checks allow (an `iat` up to this far ahead is accepted).
+   * A uid's revocation covers tokens issued up to this long after it, since a token issued just
+   * before may carry an `iat` from a clock that runs ahead. Default 5; defineProvider sets it.
+   */
+  clockTolerance?: number
 }
 
 /** A provider of any payload type: providers take their payload as a parameter, so no narrower type fits them all. */
@@ -69,10 +75,7 @@ export interface Provider<P = Claims> {
 export type AnyProvider = Provider<any>
 
 export type ProviderDefinition<P> = Pick<Provider<P>, 'name' | 'getPayload'> &
-  Partial<Omit<Provider<P>, 'name' | 'getPayload'>> & {
-    /** Seconds of clock skew allowed on `exp` and `nbf` by the default validToken. Default 5. */
-    clockTolerance?: number
-  }
+  Partial<Omit<Provider<P>, 'name' | 'getPayload'>>
 
 /**
  * Builds a provider from `name` and `getPayload`; every member left out is read from standard
@@ -98,6 +101,7 @@ export function defineProvider<P = Claims>(definition: ProviderDefinition<P>): P
     getExtra: (payload) => ({ rawInfo: payload as Claims }),
     getTtl: (payload) => ttlUntilExpiry(payload as Claims),
     ...members,
+    clockTolerance,
   }
   assertProvider(provider, 'defineProvider')
   // Its functions are its rules: two providers with other functions cannot share a namespace.
@@ -143,6 +147,9 @@ export function assertProvider(value: unknown, path: string): asserts value is P
     if (candidate[member] !== undefined && typeof candidate[member] !== 'function') {
       throw new TypeError(`${path}.${member} must be a function when present`)
     }
+  }
+  if (candidate.clockTolerance !== undefined && !(typeof candidate.clockTolerance === 'number' && Number.isFinite(candidate.clockTolerance) && candidate.clockTolerance >= 0)) {
+    throw new TypeError(`${path}.clockTolerance must be a finite number of seconds >= 0 when present`)
   }
   if (candidate.namespace !== undefined && typeof candidate.namespace !== 'string') throw new TypeError(`${path}.namespace must be a string when present`)
   if (candidate.staleIfError !== undefined && !(typeof candidate.staleIfError === 'number' && candidate.staleIfError >= 0)) {

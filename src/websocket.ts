@@ -236,7 +236,8 @@ export class SocketSessions {
       this.#close(session, closeCode(result), key)
       return
     }
-    if (session.auth !== null && result.uid !== session.auth.uid) {
+    // The same person: one uid from one provider (with several issuers, `alice` of one is not `alice` of another).
+    if (session.auth !== null && (result.uid !== session.auth.uid || result.provider !== session.auth.provider)) {
       this.#close(session, 4403, 'uid mismatch')
       return
     }

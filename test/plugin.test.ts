@@ -157,6 +157,41 @@ describe('revocation on one instance (no store)', () => {
   })
 })
 
+describe('revocation of a uid and clock skew', () => {
+  // A token issued just before the revocation by an identity provider whose clock runs ahead
+  // carries a later iat; the provider accepts an iat up to its clockTolerance ahead.
+  async function appWith(clockTolerance: number) {
+    const nowS = Math.floor(Date.now() / 1000)
+    const exp = nowS + 3600
+    const provider = testProvider({ clockTolerance, tokens: {
+      'ahead-3s.1': { sub: 'alice', scope: 'orders:read', exp, iat: nowS + 3 },
+      'ahead-50s.1': { sub: 'alice', scope: 'orders:read', exp, iat: nowS + 50 },
+    } })
+    const app = Fastify()
+    await app.register(fastifyTokenAuth, { provider })
+    app.get('/orders', { config: { auth: true } }, async (request) => request.auth.uid)
+    return app
+  }
+
+  test('revoke { uid } refuses a token whose iat is ahead by less than the clock tolerance (5 s, defineProvider\'s default)', async () => {
+    const app = await appWith(5)
+    assert.equal((await app.inject({ url: '/orders', headers: bearer('ahead-3s.1') })).statusCode, 200)
+    await app.tokenAuth.revoke({ uid: 'alice' })
+    const refused = await app.inject({ url: '/orders', headers: bearer('ahead-3s.1') })
+    assert.equal(refused.statusCode, 401)
+    assert.equal(refused.json().error_description, 'The access token was revoked')
+    await app.close()
+  })
+
+  test('the window follows the provider\'s clockTolerance (60 s: an iat 50 s ahead is covered)', async () => {
+    const app = await appWith(60)
+    assert.equal((await app.inject({ url: '/orders', headers: bearer('ahead-50s.1') })).statusCode, 200)
+    await app.tokenAuth.revoke({ uid: 'alice' })
+    assert.equal((await app.inject({ url: '/orders', headers: bearer('ahead-50s.1') })).statusCode, 401)
+    await app.close()
+  })
+})
+
 describe('options', () => {
   const provider = testProvider({ tokens: standardTokens() })
   const cases: Array<[string, Record<string, unknown>, RegExp]> = [

@@ -354,6 +354,31 @@ describe('expiry and re-authentication', () => {
     }
   })
 
+  test('re-authentication as the same uid of another identity provider (several issuers) closes with 4403', async (t) => {
+    useVirtualTime(t)
+    const exp = nowS() + 3600
+    const idpA = testProvider({ name: 'idp-a', tokens: { 'alice-of-a.1': { sub: 'alice', scope: 'orders:read', exp }, 'alice-of-a.2': { sub: 'alice', scope: 'orders:read', exp } } })
+    const idpB = testProvider({ name: 'idp-b', tokens: { 'alice-of-b.1': { sub: 'alice', scope: 'orders:read admin', exp } } })
+    const s = await startApp({}, [idpA, idpB] as never)
+    try {
+      const client = connect(`${s.base}/ws-reauth`, { headers: { authorization: 'Bearer alice-of-a.1' } })
+      await client.opened
+      // The control: a fresh token of the same person (alice of A) is accepted.
+      client.ws.send(JSON.stringify({ type: 'auth', token: 'alice-of-a.2' }))
+      await until(() => count(client, 'auth_ok') === 1, 'auth_ok for alice of A')
+      // alice of B is somebody else, whatever her sub says.
+      client.ws.send(JSON.stringify({ type: 'auth', token: 'alice-of-b.1' }))
+      const outcome = await Promise.race([client.closed, until(() => count(client, 'auth_ok') === 2, 'a second auth_ok').then(() => 'accepted as alice of B')])
+      assert.notEqual(outcome, 'accepted as alice of B')
+      const { code, reason } = await client.closed
+      assert.equal(code, 4403)
+      assert.equal(reason, 'uid mismatch')
+      assert.equal(count(client, 'auth_ok'), 1, 'no auth_ok for the other provider\'s alice')
+    } finally {
+      await s.app.close()
+    }
+  })
+
   test('proactive renewal ahead of exp: the flow renews on its own timer and the socket lives on', async (t) => {
     const clock = useVirtualTime(t)
     const s = await startApp()
