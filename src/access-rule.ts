@@ -4,6 +4,7 @@
 // predicate of yours (401 invalid_token). Checked on every request, cache hit or not: the cache
 // holds claims, never this decision.
 import { buildFailure, type Auth, type AuthFailure } from './auth.js'
+import { describeError } from './log.js'
 import type { Logger } from './provider.js'
 
 /** A claim's expected value: equal to it, or (for an array or space-separated claim) including every one of `includes`. */
@@ -128,7 +129,8 @@ async function runCheck(check: (auth: Auth) => boolean | Promise<boolean>, auth:
     if ((await check(auth)) === true) return auth
   } catch (err) {
     // A check of yours that throws refuses this request alone, loudly.
-    log.error({ tokenAuth: { uid: auth.uid, err: (err as Error)?.message ?? String(err) } }, 'the route\'s check threw; request refused')
+    // A message that quotes the token (user code may) is withheld, as a provider's is.
+    log.error({ tokenAuth: { uid: auth.uid, err: describeError(err, auth.credentials.token) } }, 'the route\'s check threw; request refused')
   }
   return buildFailure(auth.provider, 'invalid_token', 'The access token does not meet this route\'s requirements', undefined, 'check')
 }

@@ -54,6 +54,8 @@ async function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPlugi
   fastify.decorate('tokenAuth', decorator)
 
   fastify.decorate('requireAuth', function requireAuth(ruleConfig: AccessRuleConfig = {}): preHandlerAsyncHookHandler {
+    // Access-rule keys only: the socket keys of a route's config.auth mean nothing in a preHandler.
+    accessRule(ruleConfig, 'fastify-token-auth: requireAuth()')
     const rule = toRule(ruleConfig, 'requireAuth()')
     return async function requireAuthHandler(request, reply) {
       return door.require(request, reply, rule)
@@ -69,7 +71,12 @@ async function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPlugi
 
   // Callback style, so that a cache hit allocates no promise.
   fastify.addHook('preParsing', function tokenAuthPreParsing(request, reply, _payload, next) {
-    const rule = ruleOf(request)
+    let rule
+    try {
+      rule = ruleOf(request)
+    } catch (err) {
+      return next(err as Error)
+    }
     if (rule.skip) return next()
     // A token may be in the body: authenticated once the body is parsed (preValidation).
     if (extract.allowBody === true && hasFormBody(request.method, request.headers['content-type'])) {

@@ -77,7 +77,11 @@ export function toRule(config: RouteAuthConfig | undefined, where: string, site:
   })
 }
 
-type RuleCarrier = { auth?: RouteAuthConfig; [kRule]?: RouteRule }
+/** What a client of a route whose config.auth is unusable gets: a 500 that says nothing of the configuration. */
+const unusableRoute = (): Error => Object.assign(new Error('Internal Server Error'), { statusCode: 500 })
+const kUnusable = Symbol('fastify-token-auth.unusable')
+
+type RuleCarrier = { auth?: RouteAuthConfig; [kRule]?: RouteRule; [kUnusable]?: true }
 
 /** Settles a route's rule at startup (onRoute): a bad config.auth fails there, naming the route. */
 export function settleRouteConfig<C>(config: C | undefined, where: string, site: RouteSite): C {
@@ -85,13 +89,32 @@ export function settleRouteConfig<C>(config: C | undefined, where: string, site:
   return { ...carrier, [kRule]: toRule(carrier.auth, where, site) } as C
 }
 
+
 /**
  * The rule of the request's route: settled in onRoute, or here once for routes declared before
- * the plugin (Fastify runs a global hook on those too, and so must the enforcement).
+ * the plugin (Fastify runs a global hook on those too, and so must the enforcement). Whether such
+ * a route is a WebSocket route is not known here: it is taken as one, so that an upgrade Node
+ * made (which reaches its WebSocket handler, or @fastify/websocket's refusal) goes through the
+ * socket door and its socket is watched for expiry and revocation. A config.auth that cannot be
+ * settled fails the route closed (500, the reason in the log only).
  */
 export function ruleOf(request: FastifyRequest): RouteRule {
   const config = request.routeOptions.config as RuleCarrier | undefined
   if (config === undefined) return OPTIONAL
+  const settled = config[kRule]
+  if (settled !== undefined) return settled
+  if (config[kUnusable] === true) throw unusableRoute()
   const url = request.routeOptions.url ?? ''
-  return config[kRule] ?? (config[kRule] = toRule(config.auth, `route ${url} config.auth`, { websocket: false, url }))
+  const where = `route ${String(request.routeOptions.method)} ${url} config.auth`
+  try {
+    config[kRule] = toRule(config.auth, where, { websocket: true, url, known: false })
+  } catch (err) {
+    config[kUnusable] = true
+    request.log.error({ tokenAuth: { route: url, err: (err as Error).message } }, 'fastify-token-auth: this route was declared before the plugin was registered and its config.auth is invalid: it answers 500 until fixed (declare routes after registering fastify-token-auth, so that startup checks them)')
+    throw unusableRoute()
+  }
+  if (config.auth !== undefined) {
+    request.log.warn({ tokenAuth: { route: url } }, 'fastify-token-auth: this route was declared before the plugin was registered: its config.auth was checked at its first request, not at startup (declare routes after registering fastify-token-auth)')
+  }
+  return config[kRule]
 }

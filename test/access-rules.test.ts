@@ -3,6 +3,7 @@
 // invalid_token, as express-oauth2-jwt-bearer answers), on config.auth, requireAuth() and verify(),
 // and at the WebSocket doors too.
 import assert from 'node:assert/strict'
+import { Writable } from 'node:stream'
 import { after, before, describe, test } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyWebsocket from '@fastify/websocket'
@@ -145,6 +146,30 @@ describe('bad rules fail at registration', () => {
     ['claims not an object', { claims: ['tenant'] }, /claims must be an object/],
     ['check not a function', { check: true }, /check must be a function/],
   ]
+  test('requireAuth() refuses the socket-only keys of config.auth (they mean nothing in a preHandler)', async () => {
+    const local = Fastify()
+    await local.register(fastifyTokenAuth, { provider: testProvider({ tokens: {} }) })
+    for (const key of ['firstMessage', 'onExpire', 'authTimeout', 'reauthGrace', 'upgradeRefusal']) {
+      assert.throws(() => local.requireAuth({ scopes: ['a'], [key]: true } as never), new RegExp(`requireAuth\\(\\): unknown key "${key}"`))
+    }
+    await local.close()
+  })
+
+  test('a check whose error quotes the token: the log keeps the error, not the token', async () => {
+    const lines: string[] = []
+    const stream = new Writable({ write(chunk: Buffer, _encoding, done) { lines.push(chunk.toString('utf8')); done() } })
+    const token = 'quoted-secret-token.0123456789abcdef'
+    const local = Fastify({ logger: { level: 'error', stream } })
+    await local.register(fastifyTokenAuth, { provider: testProvider({ tokens: { [token]: { sub: 'q', exp: exp() } } }) })
+    local.get('/x', { config: { auth: { check: (auth) => { throw new Error(`nope for ${auth.credentials.token}`) } } } }, async () => 'x')
+    assert.equal((await local.inject({ url: '/x', headers: { authorization: `Bearer ${token}` } })).statusCode, 401)
+    const logged = lines.join('')
+    assert.match(logged, /the route's check threw/)
+    assert.match(logged, /nope for/, 'the error is told')
+    assert.doesNotMatch(logged, /0123456789abcdef/, 'the token is not')
+    await local.close()
+  })
+
   for (const [name, auth, message] of cases) {
     test(name, async () => {
       const local = Fastify()

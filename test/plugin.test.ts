@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { Writable } from 'node:stream'
 import { after, before, describe, test } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyTokenAuth, { createCache, defineProvider, InvalidTokenError } from '../src/index.js'
@@ -153,6 +154,22 @@ describe('revocation on one instance (no store)', () => {
     assert.equal((await app.inject({ url: '/orders', headers: bearer(TOKENS.reader) })).statusCode, 200)
     assert.equal(provider.calls - calls, 1, 'only alice\'s token, forgotten by the revocation, was asked again (its answer then refused)')
     await assert.rejects(app.tokenAuth.revoke({ sub: 'alice' } as never), /pass a token or \{ uid \}/)
+    await app.close()
+  })
+})
+
+describe('options of revoke() and issueTicket()', () => {
+  test('an unknown key is refused, naming it (a typo must not drop the setting)', async () => {
+    const provider = testProvider({ tokens: standardTokens() })
+    const app = Fastify()
+    await app.register(fastifyTokenAuth, { provider, ticketSecret: 'a-ticket-secret-of-at-least-32-bytes!!' })
+    await app.ready()
+    await assert.rejects(app.tokenAuth.revoke(TOKENS.alice, { untill: Date.now() + 60_000 } as never), /revoke: options: unknown option "untill"/)
+    await assert.rejects(app.tokenAuth.revoke(TOKENS.alice, null as never), /revoke: options must be an object/)
+    const auth = await app.tokenAuth.verify(TOKENS.alice)
+    assert.ok('uid' in auth)
+    assert.throws(() => app.tokenAuth.issueTicket(auth, { route: '/ws', tll: 5_000 } as never), /issueTicket: options: unknown option "tll"/)
+    assert.equal(typeof app.tokenAuth.issueTicket(auth, { route: '/ws', ttl: 5_000 }), 'string', 'the known keys still work')
     await app.close()
   })
 })
@@ -322,6 +339,26 @@ describe('encapsulation', () => {
     assert.equal((await app.inject({ url: '/early', headers: bearer(TOKENS.alice) })).body, 'alice')
     assert.equal((await app.inject({ method: 'GET', url: '/early-public', headers: bearer('unknown-token.1') })).statusCode, 200)
     assert.equal(provider.calls, 1)
+    await app.close()
+  })
+
+  test('a route declared before the plugin with an invalid config.auth fails closed: 500 that names nothing, the reason in the log once', async () => {
+    const provider = testProvider({ tokens: standardTokens() })
+    const lines: string[] = []
+    const stream = new Writable({ write(chunk: Buffer, _encoding, done) { lines.push(...chunk.toString('utf8').split('\n').filter(Boolean)); done() } })
+    const app = Fastify({ logger: { level: 'warn', stream } })
+    app.get('/typo', { config: { auth: { scope: ['admin'] } as never } }, async () => 'secret')
+    app.get('/early', { config: { auth: { scopes: ['admin'] } } }, async (request) => request.auth.uid)
+    await app.register(fastifyTokenAuth, { provider })
+    for (let i = 0; i < 2; i++) {
+      const response = await app.inject({ url: '/typo', headers: bearer(TOKENS.alice) })
+      assert.equal(response.statusCode, 500)
+      assert.doesNotMatch(response.body, /scope|config|token-auth|secret/i)
+    }
+    assert.equal(provider.calls, 0, 'nothing reached the provider')
+    assert.equal(lines.filter((line) => line.includes('config.auth is invalid') && line.includes('unknown key')).length, 1, 'said once, with the reason')
+    assert.equal((await app.inject({ url: '/early', headers: bearer(TOKENS.alice) })).statusCode, 403, 'a valid early route enforces its scopes')
+    assert.equal(lines.filter((line) => line.includes('declared before the plugin') && line.includes('/early')).length >= 1, true, 'and is told to move')
     await app.close()
   })
 

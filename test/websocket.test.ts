@@ -110,6 +110,36 @@ describe('upgrade', () => {
   })
 })
 
+describe('a WebSocket route declared before the plugin', () => {
+  test('is still a WebSocket route: its socket is closed on revocation, and a ticket for it opens it once', async () => {
+    const provider = testProvider({ tokens: { 'early-token.1': { sub: 'early', scope: 'orders:read', exp: nowS() + 3600 } } })
+    const app = Fastify()
+    await app.register(fastifyWebsocket)
+    app.get('/early-ws', { websocket: true, config: { auth: { scopes: ['orders:read'] } } }, (socket) => { socket.send('hello') })
+    await app.register(fastifyTokenAuth, { provider, ticketSecret: SECRET_OLD })
+    app.get('/ticket', { config: { auth: true } }, async (request) => ({ ticket: app.tokenAuth.issueTicket(request.auth, { route: '/early-ws' }) }))
+    await app.listen({ host: '127.0.0.1', port: 0 })
+    const port = (app.server.address() as { port: number }).port
+    try {
+      const byTicket = await ticketFrom(`http://127.0.0.1:${port}`, 'early-token.1', undefined, '/early-ws')
+      const ticketed = connect(`ws://127.0.0.1:${port}/early-ws?ticket=${encodeURIComponent(byTicket)}`)
+      await ticketed.opened
+      const replayed = connect(`ws://127.0.0.1:${port}/early-ws?ticket=${encodeURIComponent(byTicket)}`)
+      await assert.rejects(replayed.opened)
+      assert.equal((await replayed.refused)?.status, 401, 'a ticket opens it once')
+      const client = connect(`ws://127.0.0.1:${port}/early-ws`, { headers: { authorization: 'Bearer early-token.1' } })
+      await client.opened
+      await app.tokenAuth.revoke('early-token.1')
+      const [closed, closedToo] = await Promise.all([client.closed, ticketed.closed])
+      assert.equal(closed.code, 4401)
+      assert.equal(closed.reason, 'token revoked')
+      assert.equal(closedToo.code, 4401, 'the ticket\'s socket too')
+    } finally {
+      await app.close()
+    }
+  })
+})
+
 describe('tickets', () => {
   let s: WsApp
   before(async () => { s = await startApp() })
