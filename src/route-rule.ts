@@ -89,7 +89,6 @@ export function settleRouteConfig<C>(config: C | undefined, where: string, site:
   return { ...carrier, [kRule]: toRule(carrier.auth, where, site) } as C
 }
 
-
 /**
  * The rule of the request's route: settled in onRoute, or here once for routes declared before
  * the plugin (Fastify runs a global hook on those too, and so must the enforcement). Whether such
