@@ -57,10 +57,3 @@ export function integerOption(value: unknown, option: IntegerOption, path: strin
   }
   return value
 }
-
-/** Refuses a key an options object does not know (a typo must not drop a setting silently). */
-export function refuseUnknownKeys(options: object, known: readonly string[], path: string): void {
-  for (const name of Object.keys(options)) {
-    if (!known.includes(name)) throw new TypeError(`${path}: unknown option "${name}" (known: ${known.join(', ')})`)
-  }
-}

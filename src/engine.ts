@@ -10,11 +10,12 @@ import { authorize, NO_RULE, type AccessRule } from './access-rule.js'
 import { buildFailure, isAuthFailure, withToken, type Auth, type AuthFailure, type CachedAuth } from './auth.js'
 import { checkBinding, NO_PROOF, type Facts } from './binding.js'
 import { cacheKey, type Outcome, type TokenCache } from './cache.js'
-import { integerOption, refuseUnknownKeys } from './defaults.js'
+import { integerOption } from './defaults.js'
 import { channels } from './diagnostics.js'
 import { DpopVerifier, type DpopMode } from './dpop.js'
 import { checkToken } from './extract-token.js'
 import { callThroughStore } from './fleet.js'
+import { checkKnownOptions } from './known-options.js'
 import { fingerprint } from './log.js'
 import { claimNamespace } from './namespace.js'
 import type { FailureReason } from './errors.js'
@@ -316,7 +317,7 @@ export class Engine {
     if (options === null || typeof options !== 'object' || typeof options.route !== 'string' || !options.route.startsWith('/')) {
       throw new TypeError("issueTicket: options.route must name the WebSocket route the ticket opens, e.g. { route: '/stream' }")
     }
-    refuseUnknownKeys(options, ['route', 'ttl'], 'issueTicket: options')
+    checkKnownOptions(options, ['route', 'ttl'], 'issueTicket: options')
     const ttl = integerOption(options.ttl, 'issueTicket.ttl', 'issueTicket: options.ttl')
     if (auth.strategy === 'ticket') throw new TypeError('issueTicket: a ticket cannot mint another ticket')
     const cnf = auth.credentials.other.cnf as { jkt?: unknown; 'x5t#S256'?: unknown } | undefined
@@ -376,7 +377,7 @@ export class Engine {
    */
   async revoke(target: string | { uid: string }, options: RevokeOptions = {}): Promise<{ until: number }> {
     if (options === null || typeof options !== 'object') throw new TypeError('revoke: options must be an object ({ until })')
-    refuseUnknownKeys(options, ['until'], 'revoke: options')
+    checkKnownOptions(options, ['until'], 'revoke: options')
     const now = Date.now()
     const given = options.until
     if (given !== undefined && !(typeof given === 'number' && Number.isFinite(given) && given > now)) throw new TypeError('revoke: options.until must be a time in the future (ms since the epoch)')
