@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events'
 import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
-import { accessRule, type AccessRuleConfig } from './access-rule.js'
+import { ACCESS_RULE_KEYS, accessRule, type AccessRuleConfig } from './access-rule.js'
 import type { Auth } from './auth.js'
 import { NO_PROOF } from './binding.js'
 import { Engine } from './engine.js'
@@ -54,9 +54,7 @@ async function tokenAuthPlugin(fastify: FastifyInstance, options: TokenAuthPlugi
   fastify.decorate('tokenAuth', decorator)
 
   fastify.decorate('requireAuth', function requireAuth(ruleConfig: AccessRuleConfig = {}): preHandlerAsyncHookHandler {
-    // Access-rule keys only: the socket keys of a route's config.auth mean nothing in a preHandler.
-    accessRule(ruleConfig, 'fastify-token-auth: requireAuth()')
-    const rule = toRule(ruleConfig, 'requireAuth()')
+    const rule = toRule(ruleConfig, 'requireAuth()', undefined, ACCESS_RULE_KEYS)
     return async function requireAuthHandler(request, reply) {
       return door.require(request, reply, rule)
     }

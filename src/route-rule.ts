@@ -45,12 +45,13 @@ function sited(rule: RouteRule, site: RouteSite): RouteRule {
   return site.websocket || site.url !== '' ? Object.freeze({ ...rule, websocket: site.websocket, url: site.url }) : rule
 }
 
-export function toRule(config: RouteAuthConfig | undefined, where: string, site: RouteSite = PLAIN_SITE): RouteRule {
+/** `keys`: what config.auth may hold (requireAuth() takes the access-rule keys only: socket keys mean nothing in a preHandler). */
+export function toRule(config: RouteAuthConfig | undefined, where: string, site: RouteSite = PLAIN_SITE, keys: readonly string[] = RULE_KEYS): RouteRule {
   if (config === undefined) return sited(OPTIONAL, site)
   if (config === false) return sited(SKIP, site)
   if (config === true) return sited(REQUIRED, site)
   if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new TypeError(`fastify-token-auth: ${where} must be true, false or { scopes: string[] }`)
-  const access = accessRule(config, `fastify-token-auth: ${where}`, RULE_KEYS)
+  const access = accessRule(config, `fastify-token-auth: ${where}`, keys)
   const socketKey = SOCKET_KEYS.find((name) => Object.hasOwn(config, name))
   if (socketKey !== undefined && site.known === true && !site.websocket) {
     throw new TypeError(`fastify-token-auth: ${where}: ${socketKey} is for WebSocket routes only (websocket: true or wsHandler)`)
