@@ -3,13 +3,13 @@
 // invalid_token, as express-oauth2-jwt-bearer answers), on config.auth, requireAuth() and verify(),
 // and at the WebSocket doors too.
 import assert from 'node:assert/strict'
-import { Writable } from 'node:stream'
 import { after, before, describe, test } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyWebsocket from '@fastify/websocket'
 import fastifyTokenAuth, { type AuthFailure } from '../src/index.js'
 import { testProvider } from '../providers/test.js'
 import { connect } from './helpers/ws.js'
+import { captureLogs } from './helpers/logs.js'
 
 const exp = (): number => Math.floor(Date.now() / 1000) + 3600
 const TOKENS = {
@@ -156,8 +156,7 @@ describe('bad rules fail at registration', () => {
   })
 
   test('a check whose error quotes the token: the log keeps the error, not the token', async () => {
-    const lines: string[] = []
-    const stream = new Writable({ write(chunk: Buffer, _encoding, done) { lines.push(chunk.toString('utf8')); done() } })
+    const { stream, lines } = captureLogs()
     const token = 'quoted-secret-token.0123456789abcdef'
     const local = Fastify({ logger: { level: 'error', stream } })
     await local.register(fastifyTokenAuth, { provider: testProvider({ tokens: { [token]: { sub: 'q', exp: exp() } } }) })

@@ -5,7 +5,6 @@ import { execFile } from 'node:child_process'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { resolve } from 'node:path'
-import { Writable } from 'node:stream'
 import { describe, test } from 'node:test'
 import Fastify from 'fastify'
 import { SignJWT, exportJWK, generateKeyPair } from 'jose'
@@ -14,6 +13,7 @@ import type { InspectReport } from '../src/inspect/inspect-token.js'
 import { jwtProvider } from '../providers/jwt.js'
 import { API_AUDIENCE, API_CLIENT, OTHER_AUDIENCE, b64url, claimsOf, useIdp } from './helpers/idp.js'
 import { useVirtualTime } from './helpers/clock.js'
+import { captureLogs } from './helpers/logs.js'
 
 const CLI = resolve(import.meta.dirname, '../src/cli.ts')
 const ctx = useIdp()
@@ -148,8 +148,7 @@ describe('inspect: JWT access tokens against the JWKS', () => {
 
   test('the log fingerprint is the one the plugin logs for that token', async () => {
     const { access_token: token } = await ctx.idp.token('web-jwt', { resource: OTHER_AUDIENCE })
-    const lines: string[] = []
-    const stream = new Writable({ write(chunk: Buffer, _encoding, next) { lines.push(String(chunk)); next() } })
+    const { stream, lines } = captureLogs()
     const app = Fastify({ logger: { level: 'debug', stream } })
     await app.register(fastifyTokenAuth, { provider: jwtProvider({ issuer: ctx.idp.issuer, audience: API_AUDIENCE }) })
     app.get('/orders', { config: { auth: true } }, async () => 'orders')

@@ -9,7 +9,6 @@
 import assert from 'node:assert/strict'
 import { createHash, randomUUID } from 'node:crypto'
 import { connect as netConnect, type Socket } from 'node:net'
-import { Writable } from 'node:stream'
 import { after, before, describe, test } from 'node:test'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import fastifyCors from '@fastify/cors'
@@ -23,6 +22,7 @@ import { introspectionProvider } from '../providers/introspection.js'
 import { testProvider } from '../providers/test.js'
 import { startFaultServer, type FaultServer } from './helpers/fault-server.js'
 import { API_CLIENT, useIdp } from './helpers/idp.js'
+import { captureLogs } from './helpers/logs.js'
 
 const ORDERS = ['ours first', 'theirs first'] as const
 type Order = (typeof ORDERS)[number]
@@ -257,8 +257,7 @@ for (const order of ORDERS) {
       })
 
       test('percent-encoded (an opaque token with + / =) and base64-decoded, in 401s and 503s', async () => {
-        const lines: string[] = []
-        const stream = new Writable({ write(chunk: Buffer, _encoding, done) { lines.push(...String(chunk).split('\n').filter(Boolean)); done() } })
+        const { stream, lines } = captureLogs()
         const app = await stack(order, {
           theirs: [cors, helmet, websocket],
           ours: { provider: naiveProvider(), breaker: false },
@@ -382,8 +381,7 @@ describe('behind a proxy', () => {
 
 describe('logging', () => {
   test("Fastify's default request serializer logs no header: the token is in no line", async () => {
-    const lines: string[] = []
-    const stream = new Writable({ write(chunk: Buffer, _encoding, done) { lines.push(String(chunk)); done() } })
+    const { stream, lines } = captureLogs()
     const app = Fastify({ logger: { level: 'trace', stream } })
     await app.register(fastifyTokenAuth, { provider: readerProvider() })
     app.get('/orders', { config: { auth: true } }, async (request) => ({ uid: request.auth.uid }))
@@ -395,8 +393,7 @@ describe('logging', () => {
   })
 
   test("pino redact keeps Authorization and DPoP headers out of a custom serializer's lines", async () => {
-    const lines: string[] = []
-    const stream = new Writable({ write(chunk: Buffer, _encoding, done) { lines.push(String(chunk)); done() } })
+    const { stream, lines } = captureLogs()
     // A serializer that logs headers, as many do; redact is what keeps the credentials out.
     const app = Fastify({ logger: {
       stream,

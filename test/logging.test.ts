@@ -1,22 +1,11 @@
 import assert from 'node:assert/strict'
-import { Writable } from 'node:stream'
 import { describe, test } from 'node:test'
 import Fastify from 'fastify'
 import fastifyTokenAuth, { defineProvider, InvalidTokenError, logSerializers, ProviderUnavailableError, redactUrl } from '../src/index.js'
 import { mentionsToken, scrub } from '../src/log.js'
 import { NOW_S } from './helpers/app.js'
+import { captureLogs } from './helpers/logs.js'
 
-/** Every line a logger wrote, for scanning. */
-function captureLogs(): { stream: Writable; lines: string[] } {
-  const lines: string[] = []
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      lines.push(...chunk.toString('utf8').split('\n').filter((line) => line.length > 0))
-      callback()
-    },
-  })
-  return { stream, lines }
-}
 
 const TOKENS = {
   valid: 'valid-secret-token.AAAA1111',
@@ -182,8 +171,7 @@ describe('a token quoted loosely is caught too (the third review)', () => {
   ]
   for (const [how, quoted] of quotings) {
     test(`${how}: neither the body, the challenge nor a log line shows it`, async () => {
-      const lines: string[] = []
-      const stream = new Writable({ write(chunk: Buffer, _encoding, next) { lines.push(String(chunk)); next() } })
+      const { stream, lines } = captureLogs()
       const app = Fastify({ logger: { level: 'trace', stream } })
       await app.register(fastifyTokenAuth, { provider: defineProvider({ name: 'quoting', getPayload: async () => { throw new InvalidTokenError(`session service: ${quoted} is unknown`) } }) })
       app.get('/orders', { config: { auth: true } }, async () => 'x')

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
-import { Writable } from 'node:stream'
 import { after, before, describe, test } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyTokenAuth, { createCache, defineProvider, InvalidTokenError } from '../src/index.js'
 import { testProvider, type TestProvider } from '../providers/test.js'
 import { buildApp, NOW_S, standardTokens, TOKENS } from './helpers/app.js'
+import { captureLogs } from './helpers/logs.js'
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 
@@ -344,8 +344,7 @@ describe('encapsulation', () => {
 
   test('a route declared before the plugin with an invalid config.auth fails closed: 500 that names nothing, the reason in the log once', async () => {
     const provider = testProvider({ tokens: standardTokens() })
-    const lines: string[] = []
-    const stream = new Writable({ write(chunk: Buffer, _encoding, done) { lines.push(...chunk.toString('utf8').split('\n').filter(Boolean)); done() } })
+    const { stream, lines } = captureLogs()
     const app = Fastify({ logger: { level: 'warn', stream } })
     app.get('/typo', { config: { auth: { scope: ['admin'] } as never } }, async () => 'secret')
     app.get('/early', { config: { auth: { scopes: ['admin'] } } }, async (request) => request.auth.uid)

@@ -2,20 +2,20 @@
 // passes; a misbehaving endpoint is a 503, never a pass, never cached. And the challenge header
 // cannot be broken through what a provider says.
 import assert from 'node:assert/strict'
-import { Writable } from 'node:stream'
 import { after, before, describe } from 'node:test'
 import Fastify from 'fastify'
 import fastifyTokenAuth, { defineProvider, InvalidTokenError } from '../../src/index.js'
 import { introspectionProvider } from '../../providers/introspection.js'
 import { startFaultServer, type FaultServer } from '../helpers/fault-server.js'
 import { catalogue, counted, type Row, type Target } from './harness.js'
+import { captureLogs } from '../helpers/logs.js'
 
 const ISSUER = 'https://issuer.hostile.test/'
 const now = (): number => Math.floor(Date.now() / 1000)
 let upstream: FaultServer
 let elsewhere: FaultServer
 let target: Target
-const logLines: string[] = []
+const { stream: logStream, lines: logLines } = captureLogs()
 
 before(async () => {
   upstream = await startFaultServer()
@@ -23,8 +23,7 @@ before(async () => {
   const provider = counted(introspectionProvider({
     endpoint: `${upstream.url}/introspect`, issuer: ISSUER, clientId: 'api', clientSecret: 'api-secret', audience: 'api://hostile', timeout: 1000,
   }))
-  const stream = new Writable({ write(chunk: Buffer, _e, done) { logLines.push(chunk.toString()); done() } })
-  const app = Fastify({ logger: { level: 'warn', stream } })
+  const app = Fastify({ logger: { level: 'warn', stream: logStream } })
   await app.register(fastifyTokenAuth, { provider, cache: { negativeTtl: 60_000 }, breaker: false })
   app.get('/x', { config: { auth: true } }, async (request) => request.auth.uid)
   await app.ready()

@@ -1,7 +1,6 @@
 import type { PluginExtras } from '../helpers/extras.js'
 import assert from 'node:assert/strict'
 import diagnostics from 'node:diagnostics_channel'
-import { Writable } from 'node:stream'
 import { describe, test } from 'node:test'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { Agent } from 'undici'
@@ -9,6 +8,7 @@ import fastifyTokenAuth, { InvalidTokenError, tokenAuth, type AuthFailure } from
 import { introspectionProvider, type IntrospectionProviderOptions } from '../../providers/introspection.js'
 import { useVirtualTime } from '../helpers/clock.js'
 import { API_AUDIENCE, API_CLIENT, API_CLIENT_POST, OTHER_AUDIENCE, useIdp } from '../helpers/idp.js'
+import { captureLogs } from '../helpers/logs.js'
 
 const ctx = useIdp()
 const INTROSPECT = '/token/introspection'
@@ -134,8 +134,7 @@ describe('introspection provider against oidc-provider', () => {
   })
 
   test('wrong client secret: every request is a 503 and the log says why, loudly; the client learns nothing of it', async () => {
-    const lines: string[] = []
-    const stream = new Writable({ write(chunk: Buffer, _e, done) { lines.push(chunk.toString()); done() } })
+    const { stream, lines } = captureLogs()
     const app = await apiWith({ clientSecret: 'wrong-secret' }, {}, { logger: { level: 'error', stream } })
     const { access_token } = await ctx.idp.token('web-opaque')
     const response = await get(app, access_token)
