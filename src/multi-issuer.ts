@@ -64,7 +64,8 @@ export function multiIssuer(providers: AnyProvider[] | Record<string, AnyProvide
   const multi: Provider<RoutedPayload> = {
     name: 'multi-issuer',
     namespace: named ? deriveNamespace({ kind: 'multi', rules: entries.map(([issuer, provider]) => [issuer ?? null, provider.namespace]) }) : undefined,
-    // The widest skew any of them accepts: a uid's revocation must cover all their tokens.
+    // The widest skew any of them accepts, and never less than the default: a uid's revocation
+    // must cover all their tokens.
     clockTolerance: Math.max(DEFAULT_CLOCK_TOLERANCE, ...all.map((provider) => provider.clockTolerance ?? DEFAULT_CLOCK_TOLERANCE)),
     async getPayload(token, ctx) {
       const issuer = unverifiedIssuer(token)
